@@ -1,0 +1,165 @@
+"""Finding the bundled binary and making sure it can run here, once per cold start.
+
+Checks happen at init so that a broken package fails the deployment's first call with a clear,
+typed error instead of a cryptic exec failure: missing file, not an ELF for this machine, or an exec
+bit lost on the way (zipped on Windows, extracted by Python's ``zipfile``). In that last case the
+binary is copied to /tmp with mode 0755 and run from there: /var/task is read-only on Lambda.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from . import logs
+from .errors import BinaryFormatError, BinaryNotExecutable, BinaryNotFound
+from .process import Child
+
+ELF_MAGIC = b"\x7fELF"
+_ELF_MACHINES = {3: "i386", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390x", 40: "arm", 62: "x86_64",
+                 183: "aarch64", 243: "riscv64"}
+_HOST_ALIASES = {"amd64": "x86_64", "arm64": "aarch64", "i686": "i386"}
+
+
+def host_machine() -> str:
+    machine = os.uname().machine
+    return _HOST_ALIASES.get(machine, machine)
+
+
+def elf_machine(header: bytes) -> str | None:
+    """The architecture an ELF header names, or None when the bytes are not an ELF header."""
+    if len(header) < 20 or not header.startswith(ELF_MAGIC):
+        return None
+    order = "little" if header[5] == 1 else "big"
+    code = int.from_bytes(header[18:20], order)
+    return _ELF_MACHINES.get(code, f"machine {code}")
+
+
+def _looks_runnable(path: str) -> bool:
+    """A regular file that is executable, an ELF, or a script: a candidate in ``bin/``."""
+    if not os.path.isfile(path):
+        return False
+    if os.access(path, os.X_OK):
+        return True
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return head == ELF_MAGIC or head.startswith(b"#!")
+
+
+def locate(task_root: str, configured: str) -> str:
+    """The binary's absolute path: ``BRIDGE_BINARY``, or the one executable in ``bin/``."""
+    if configured:
+        path = os.path.join(task_root, configured)
+        if not os.path.exists(path):
+            raise BinaryNotFound(f"BRIDGE_BINARY={configured!r}: no such file ({path})")
+        return path
+    bin_dir = os.path.join(task_root, "bin")
+    try:
+        entries = sorted(e for e in os.listdir(bin_dir) if not e.startswith("."))
+    except FileNotFoundError:
+        raise BinaryNotFound(f"BRIDGE_BINARY is not set and {bin_dir} does not exist") from None
+    found = [e for e in entries if _looks_runnable(os.path.join(bin_dir, e))]
+    if len(found) != 1:
+        held = ", ".join(entries) if entries else "nothing"
+        raise BinaryNotFound(
+            f"BRIDGE_BINARY is not set and {bin_dir} holds {len(found)} executables "
+            f"(it holds: {held}); set BRIDGE_BINARY to the one to run"
+        )
+    return os.path.join(bin_dir, found[0])
+
+
+def check_format(path: str) -> None:
+    """Refuse files the kernel cannot run here, with a message that says why."""
+    if not os.path.isfile(path):
+        raise BinaryNotFound(f"{path} is not a regular file")
+    with open(path, "rb") as f:
+        header = f.read(64)
+    if header.startswith(b"#!"):
+        return
+    machine = elf_machine(header)
+    if machine is None:
+        raise BinaryFormatError(f"{path} is neither an ELF executable nor a #! script (starts with {header[:8]!r})")
+    if machine != host_machine():
+        raise BinaryFormatError(
+            f"{path} is built for {machine} but this machine is {host_machine()}: rebuild it for "
+            f"{host_machine()} or set the function's architecture to match"
+        )
+
+
+def _copy_executable(path: str) -> str:
+    import atexit
+    import shutil
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="exec-bridge-")
+    atexit.register(shutil.rmtree, directory, True)
+    copy = os.path.join(directory, os.path.basename(path))
+    try:
+        shutil.copyfile(path, copy)
+        os.chmod(copy, 0o755)
+    except OSError as exc:
+        raise BinaryNotExecutable(f"{path} is not executable and copying it to {directory} failed: {exc}") from None
+    return copy
+
+
+def prepare(task_root: str, configured: str) -> str:
+    """The path to execute: the located binary, or its executable copy in /tmp."""
+    path = locate(task_root, configured)
+    check_format(path)
+    if os.access(path, os.X_OK):
+        return path
+    copy = _copy_executable(path)
+    logs.warn(
+        f"{path} is not executable (the exec bit was lost when the package was built); running a copy "
+        f"at {copy}. Fix the package: build the zip on Linux or macOS, or record mode 0755 for "
+        f"bin/* (./build.sh package does)."
+    )
+    return copy
+
+
+def spawn_error(path: str, exc: OSError) -> Exception:
+    """A typed error for an exec that failed although the checks at init passed."""
+    if exc.errno == errno.ENOENT and os.path.exists(path):
+        return BinaryFormatError(
+            f"{path} cannot start: its ELF interpreter (dynamic loader) or #! interpreter is missing "
+            f"on this system; link it statically"
+        )
+    if exc.errno == errno.ENOENT:
+        return BinaryNotFound(f"{path}: no such file")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return BinaryNotExecutable(f"{path}: permission denied ({exc.strerror})")
+    if exc.errno == errno.ENOEXEC:
+        return BinaryFormatError(f"{path}: exec format error (not an executable for this machine)")
+    return BinaryNotExecutable(f"{path}: cannot start: {exc}")
+
+
+def base_environment(environ: dict[str, str] | os._Environ) -> dict[str, str]:
+    """The function's environment as the binary gets it: HOME and TMPDIR somewhere writable.
+
+    On Lambda only /tmp is writable; a HOME that cannot be written to is pointed at TMPDIR.
+    """
+    env = dict(environ)
+    tmp = env.get("TMPDIR") or "/tmp"
+    env["TMPDIR"] = tmp
+    home = env.get("HOME")
+    if not home or not os.access(home, os.W_OK):
+        env["HOME"] = tmp
+    return env
+
+
+class Program:
+    """The binary, ready to start: its argv and the environment every call starts from."""
+
+    __slots__ = ("path", "argv", "environ")
+
+    def __init__(self, path: str, args: tuple[str, ...], environ: dict[str, str]) -> None:
+        self.path = path
+        self.argv = (path, *args)
+        self.environ = environ
+
+    def start(self, env: dict[str, str], *, big_pipes: bool = False) -> Child:
+        """Spawn it (no shell, own process group); exec failures become typed errors."""
+        try:
+            return Child(self.argv, env, big_pipes=big_pipes)
+        except OSError as exc:
+            raise spawn_error(self.path, exc) from None

@@ -1,0 +1,257 @@
+"""The process-and-pipe core that every mode uses.
+
+A ``Child`` is the binary running in its own process group with three pipes. ``Child.pump`` is one
+poll loop, in the manner of ``subprocess.Popen._communicate``: it feeds stdin while it drains stdout
+and stderr, against a deadline, so neither side can block the other whatever the sizes involved. It
+also watches the process itself (a pidfd), so a binary that exits while a grandchild still holds its
+stdout open cannot hang the call, and it can watch one extra file descriptor that another thread
+uses to wake it (the runtime-API server does).
+
+Anything that goes wrong inside the loop, including a sink that refuses more output, kills the whole
+process group and reaps it before the exception leaves: no process is ever left behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import signal
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+# Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec: give the child the defaults.
+_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
+_DUP2 = os.POSIX_SPAWN_DUP2
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+BIG_PIPE = 1 << 20
+# After the binary itself exits, how long what is still buffered or held open by an escaped
+# grandchild may take to arrive before the pipes are abandoned.
+EXIT_DRAIN_S = 0.1
+# Without pidfd support, how often to look whether the process has exited.
+_EXIT_POLL_S = 0.02
+_READABLE = select.POLLIN | select.POLLHUP | select.POLLERR
+_WRITABLE = select.POLLOUT | select.POLLERR | select.POLLHUP
+
+
+class DeadlineExceeded(Exception):
+    """The deadline passed; the process group has been killed and reaped."""
+
+
+def _open_pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def grow_pipe(fd: int, size: int = BIG_PIPE) -> None:
+    """Raise a pipe's capacity (fewer wake-ups for big payloads); best effort, limits vary."""
+    try:
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, size)
+    except OSError:
+        pass
+
+
+class Child:
+    """The binary, running, in its own process group, with stdin, stdout and stderr pipes."""
+
+    __slots__ = ("pid", "pidfd", "stdin", "stdout", "stderr", "returncode", "_poller")
+
+    def __init__(self, argv: Sequence[str], env: Mapping[str, str], *, big_pipes: bool = False) -> None:
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        if big_pipes:
+            grow_pipe(in_w)
+            grow_pipe(out_w)
+        try:
+            self.pid = os.posix_spawn(
+                argv[0],
+                argv,
+                env,
+                file_actions=((_DUP2, in_r, 0), (_DUP2, out_w, 1), (_DUP2, err_w, 2)),
+                setpgroup=0,
+                setsigdef=_DEFAULT_SIGNALS,
+            )
+        except BaseException:
+            for fd in (in_w, out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)
+        os.set_blocking(in_w, False)
+        self.stdin, self.stdout, self.stderr = in_w, out_r, err_r
+        self.pidfd = _open_pidfd(self.pid)
+        self.returncode: int | None = None
+        self._poller = select.poll()
+        self._poller.register(out_r, _READABLE)
+        self._poller.register(err_r, _READABLE)
+        if self.pidfd is not None:
+            self._poller.register(self.pidfd, select.POLLIN)
+
+    @property
+    def alive(self) -> bool:
+        return self.returncode is None
+
+    def pump(
+        self,
+        deadline: float,
+        stdout_sink: object,
+        stderr_sink: object,
+        *,
+        send: bytes | bytearray | memoryview = b"",
+        close_stdin: bool = False,
+        done: Callable[[], bool] | None = None,
+        wake_fd: int | None = None,
+    ) -> None:
+        """Feed ``send`` to stdin while draining stdout and stderr into the sinks.
+
+        Returns when ``done()`` is true, or, with no ``done``, when the process has exited and both
+        pipes are drained. Also returns when the process exits, so callers check ``alive``. A sink
+        is any object with ``read_from(fd) -> bool`` (False at end of file); it may raise to stop the
+        call. Raises ``DeadlineExceeded`` at ``deadline`` (a ``time.monotonic()`` value).
+        """
+        try:
+            self._pump(deadline, stdout_sink, stderr_sink, send, close_stdin, done, wake_fd)
+        except BaseException:
+            self.kill()
+            raise
+
+    def _pump(self, deadline, stdout_sink, stderr_sink, send, close_stdin, done, wake_fd) -> None:
+        poller = self._poller
+        view = memoryview(send)
+        if view and self.stdin >= 0:
+            view = self._write(view, close_stdin)
+            if view:
+                poller.register(self.stdin, _WRITABLE)
+        elif close_stdin:
+            self._close_stdin()
+        if wake_fd is not None:
+            poller.register(wake_fd, select.POLLIN)
+        drain_until = deadline
+        try:
+            while True:
+                if done is not None and done():
+                    return
+                if self.returncode is not None:
+                    if self.stdout < 0 and self.stderr < 0:
+                        return
+                    if done is not None:
+                        # A long-lived binary died mid-call: take what is buffered, then report.
+                        drain_until = min(drain_until, time.monotonic() + EXIT_DRAIN_S)
+                timeout = drain_until - time.monotonic()
+                if timeout <= 0:
+                    if self.returncode is None:
+                        raise DeadlineExceeded()
+                    self._abandon_pipes()
+                    return
+                if self.pidfd is None and self.returncode is None:
+                    timeout = min(timeout, _EXIT_POLL_S)
+                events = poller.poll(timeout * 1000.0 + 1.0)
+                if self.pidfd is None and self.returncode is None and self._exited():
+                    self._reap()
+                    drain_until = min(drain_until, time.monotonic() + EXIT_DRAIN_S)
+                for fd, _ in events:
+                    if fd == self.stdout:
+                        if not stdout_sink.read_from(fd):
+                            self._close_stdout()
+                    elif fd == self.stderr:
+                        if not stderr_sink.read_from(fd):
+                            self._close_stderr()
+                    elif fd == self.stdin:
+                        view = self._write(view, close_stdin)
+                        if not view and self.stdin >= 0:
+                            poller.unregister(self.stdin)
+                    elif fd == self.pidfd:
+                        self._reap()
+                        drain_until = min(drain_until, time.monotonic() + EXIT_DRAIN_S)
+                    elif fd == wake_fd:
+                        os.read(wake_fd, 4096)
+        finally:
+            if wake_fd is not None:
+                poller.unregister(wake_fd)
+            if view and self.stdin >= 0:
+                poller.unregister(self.stdin)
+
+    def _write(self, view: memoryview, close_stdin: bool) -> memoryview:
+        """Write what the pipe takes now; returns what is left (empty when done or the reader left)."""
+        try:
+            view = view[os.write(self.stdin, view) :]
+        except BlockingIOError:
+            return view
+        except BrokenPipeError:
+            self._close_stdin()  # the binary stopped reading: fine, it may answer without the rest
+            return view[:0]
+        if not view and close_stdin:
+            self._close_stdin()
+        return view
+
+    def _close_stdin(self) -> None:
+        if self.stdin >= 0:
+            try:
+                self._poller.unregister(self.stdin)
+            except KeyError:
+                pass
+            os.close(self.stdin)
+            self.stdin = -1
+
+    def _close_stdout(self) -> None:
+        if self.stdout >= 0:
+            self._poller.unregister(self.stdout)
+            os.close(self.stdout)
+            self.stdout = -1
+
+    def _close_stderr(self) -> None:
+        if self.stderr >= 0:
+            self._poller.unregister(self.stderr)
+            os.close(self.stderr)
+            self.stderr = -1
+
+    def _abandon_pipes(self) -> None:
+        """Something outside the process group still holds the pipes open: stop waiting for them."""
+        self._close_stdout()
+        self._close_stderr()
+
+    def _exited(self) -> bool:
+        """Without a pidfd: has the process exited? (Looks without reaping it, so its group id stays.)"""
+        return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+    def _reap(self) -> None:
+        """The process has exited: kill what it left in its group, then collect its status."""
+        if self.returncode is None:
+            self._kill_group()
+            _, status = os.waitpid(self.pid, 0)
+            self._reaped(status)
+
+    def _reaped(self, status: int) -> None:
+        self.returncode = os.waitstatus_to_exitcode(status)
+        if self.pidfd is not None:
+            self._poller.unregister(self.pidfd)
+            os.close(self.pidfd)
+            self.pidfd = None
+
+    def _kill_group(self) -> None:
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError as exc:  # ESRCH: the group is already gone
+            if exc.errno != errno.ESRCH:
+                raise
+
+    def kill(self) -> None:
+        """Kill the whole process group, reap the process and close every pipe. Idempotent."""
+        if self.returncode is None:
+            self._kill_group()
+            _, status = os.waitpid(self.pid, 0)
+            self._reaped(status)
+        self._close_stdin()
+        self._abandon_pipes()
+
+    def close(self) -> None:
+        """Release a finished child's pipes (kills it if it is somehow still running)."""
+        self.kill()

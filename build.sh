@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# exec-bridge build entry point.
+#   ./build.sh deps       install the toolchains (apt) and a .venv with the Python packages
+#   ./build.sh            compile every src/<function>/ into a static bin/<function>
+#   ./build.sh test       build, then run the test suite (ruff + pytest)
+#   ./build.sh bench      build, then run the benchmark (prints a Markdown table)
+# Environment: ARCH=x86_64|aarch64 (default: this machine), PYTHON (default: .venv's, else python3).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+fi
+APT_PACKAGES="musl-tools crystal golang-go python3-venv"
+ARCH=${ARCH:-$(uname -m)}
+BIN=bin
+
+die() { echo "build.sh: $*" >&2; exit 1; }
+
+# True when $1 exists and is newer than every file under $2 (skip rebuilding it).
+up_to_date() {
+    [ -e "$1" ] || return 1
+    [ -z "$(find "$2" -type f -newer "$1" -print -quit)" ]
+}
+
+# The machine name readelf prints for the target architecture.
+readelf_machine() {
+    case "$1" in
+        x86_64) echo "Advanced Micro Devices X86-64" ;;
+        aarch64) echo "AArch64" ;;
+        *) die "unsupported architecture '$1' (x86_64 or aarch64)" ;;
+    esac
+}
+
+# Refuse a binary that is not a static ELF for the target architecture.
+check_binary() {
+    local file=$1 machine
+    readelf -h "$file" >/dev/null 2>&1 || die "$file is not an ELF file"
+    machine=$(readelf -h "$file" | sed -n 's/^ *Machine: *//p')
+    [ "$machine" = "$(readelf_machine "$ARCH")" ] ||
+        die "$file is built for '$machine', not $ARCH: fix its build in build.sh or set ARCH"
+    if readelf -lW "$file" | grep -q 'Requesting program interpreter'; then
+        die "$file is dynamically linked: Lambda's glibc (2.34) may be older than this machine's; link it statically"
+    fi
+}
+
+build_c() {
+    local src=$1 out=$2
+    if [ "$ARCH" = "$(uname -m)" ] && command -v musl-gcc >/dev/null; then
+        musl-gcc -static -O2 -o "$out" "$src"/*.c
+    elif [ "$ARCH" = "$(uname -m)" ]; then
+        echo "build.sh: musl-gcc not found (apt-get install musl-tools); using gcc -static" >&2
+        gcc -static -O2 -o "$out" "$src"/*.c
+    else
+        command -v "$ARCH-linux-gnu-gcc" >/dev/null ||
+            die "no C cross compiler for $ARCH (apt-get install gcc-${ARCH/_/-}-linux-gnu)"
+        "$ARCH-linux-gnu-gcc" -static -O2 -o "$out" "$src"/*.c
+    fi
+}
+
+build_crystal() {
+    local src=$1 out=$2 main
+    [ "$ARCH" = "$(uname -m)" ] || die "Crystal cannot cross-compile a static binary for $ARCH here: build $src on an $ARCH machine"
+    command -v crystal >/dev/null || die "crystal not found (apt-get install crystal)"
+    main=$(ls "$src"/*.cr | head -n 1)
+    # The static glibc link warns about getaddrinfo & co.; those warnings are expected and harmless here.
+    crystal build --static --release --no-debug -o "$out" "$main" 2> >(grep -v -e 'statically linked applications requires' -e 'libevent.a' >&2)
+}
+
+build_go() {
+    local src=$1 out=$2 goarch
+    command -v go >/dev/null || die "go not found (apt-get install golang-go)"
+    case "$ARCH" in x86_64) goarch=amd64 ;; aarch64) goarch=arm64 ;; esac
+    (cd "$src" && CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOFLAGS=-mod=mod GOCACHE=${GOCACHE:-/tmp/exec-bridge-gocache} \
+        go build -trimpath -ldflags='-s -w' -o "$OLDPWD/$out" .)
+}
+
+build_all() {
+    mkdir -p "$BIN"
+    local src name out
+    for src in src/*/; do
+        src=${src%/}
+        name=$(basename "$src")
+        out=$BIN/$name
+        if up_to_date "$out" "$src" && [ "$(cat "$BIN/.arch" 2>/dev/null)" = "$ARCH" ]; then
+            continue
+        fi
+        if compgen -G "$src/*.c" >/dev/null; then build_c "$src" "$out"
+        elif compgen -G "$src/*.cr" >/dev/null; then build_crystal "$src" "$out"
+        elif compgen -G "$src/*.go" >/dev/null; then build_go "$src" "$out"
+        elif [ -f "$src/bootstrap" ]; then install -m 0755 "$src/bootstrap" "$out"; echo "built $out (script)"; continue
+        else die "$src holds no C, Crystal or Go sources and no bootstrap script"
+        fi
+        check_binary "$out"
+        chmod 0755 "$out"
+        echo "built $out ($(stat -c %s "$out") bytes, static, $ARCH)"
+    done
+    echo "$ARCH" > "$BIN/.arch"
+}
+
+deps() {
+    local sudo="" missing=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    for pkg in $APT_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $pkg"
+    done
+    if [ -n "$missing" ]; then
+        echo "build.sh: installing$missing" >&2
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+    fi
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+}
+
+case "${1:-build}" in
+    deps)
+        deps ;;
+    build)
+        build_all ;;
+    test)
+        build_all
+        "$PYTHON" -m ruff check .
+        "$PYTHON" -m pytest -q tests "${@:2}" ;;
+    bench)
+        build_all
+        "$PYTHON" bench/run.py "${@:2}" ;;
+    *)
+        die "unknown command '$1' (build, test, bench)" ;;
+esac

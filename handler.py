@@ -1,0 +1,26 @@
+"""The Lambda entry point (``handler: handler.handler``) and the local CLI (``python handler.py < event.json``).
+
+The bridge is configured here, at import, which Lambda runs once per cold start in its init phase: a
+broken package (missing binary, bad BRIDGE_* value) fails the init with a typed error instead of
+failing every call.
+"""
+
+import os
+import sys
+
+TASK_ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def handler(event, context):
+    """Lambda's python3 runtime calls this for every invocation."""
+    return _bridge.invoke(event, context)
+
+
+if __name__ == "__main__":
+    from bridge.cli import main
+
+    sys.exit(main(TASK_ROOT))
+else:
+    from bridge.bridge import Bridge
+
+    _bridge = Bridge.from_environ(TASK_ROOT)

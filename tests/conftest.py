@@ -1,0 +1,82 @@
+"""Shared fixtures: real binaries compiled from tests/binaries/, and bridges built on them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bridge.bridge import Bridge  # noqa: E402
+from bridge.config import Config  # noqa: E402
+from bridge.context import LocalContext  # noqa: E402
+
+SOURCES = Path(__file__).resolve().parent / "binaries"
+BUILT = Path(__file__).resolve().parent / ".bin"
+
+
+def compile_c(source: Path, output: Path) -> Path:
+    """A static binary from one C file, rebuilt only when the source changed."""
+    if output.exists() and output.stat().st_mtime >= source.stat().st_mtime:
+        return output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    compiler = ["musl-gcc", "-static"] if shutil.which("musl-gcc") else ["gcc", "-static"]
+    subprocess.run([*compiler, "-O2", "-o", str(output), str(source)], check=True)
+    return output
+
+
+@pytest.fixture(scope="session")
+def binaries() -> dict[str, Path]:
+    """Every tests/binaries/*.c, compiled once per session."""
+    return {src.stem: compile_c(src, BUILT / src.stem) for src in sorted(SOURCES.glob("*.c"))}
+
+
+@pytest.fixture(scope="session")
+def project_binaries() -> Path:
+    """The project's own bin/, built by build.sh (which ./build.sh test runs first)."""
+    subprocess.run([str(ROOT / "build.sh")], check=True, stdout=subprocess.DEVNULL)
+    return ROOT / "bin"
+
+
+@pytest.fixture
+def make_bridge(binaries, monkeypatch):
+    """A factory: a Bridge over tests/.bin/misbehave (or another binary) with BRIDGE_* settings."""
+    monkeypatch.chdir(ROOT)
+    made: list[Bridge] = []
+
+    def make(args: str = "echo", binary: str | os.PathLike | None = None, **settings: str) -> Bridge:
+        env = {"BRIDGE_BINARY": str(binary or binaries["misbehave"]), "BRIDGE_ARGS": args}
+        env.update({f"BRIDGE_{k.upper()}": v for k, v in settings.items()})
+        bridge = Bridge(Config.from_environ(str(ROOT), env))
+        made.append(bridge)
+        return bridge
+
+    yield make
+    for bridge in made:
+        bridge.close()
+
+
+def invoke(bridge: Bridge, event: object, timeout: float = 30.0) -> object:
+    return bridge.invoke(event, LocalContext(timeout))
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids of live (not zombie) processes whose command line contains ``marker``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in cmdline and state != "Z":
+            found.append(int(entry))
+    return found

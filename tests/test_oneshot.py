@@ -1,0 +1,214 @@
+"""Oneshot mode against real misbehaving binaries through real pipes."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT, invoke, processes_with
+
+from bridge import errors, process
+
+TRICKY = [
+    "it's a \"quoted\" string with `backticks` and $(echo injected) and $HOME; rm -rf / | cat & echo",
+    "back\\slashes \\n \\\\ and a real\nnewline and a tab\t and \\x00",
+    "NUL-escaped: \u0000 and control \u0001\u001f",
+    "non-ASCII: café, Straße, 日本語, emoji 🦀, RTL \u202e",
+    "'\"'\"'",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_tricky_text_round_trips_exactly(make_bridge, text):
+    event = {"body": text, "nested": [text, {text: text}]}
+    assert invoke(make_bridge("echo"), event) == event
+
+
+@pytest.mark.parametrize("event", [[1, "two", None], "just a string", 42, 3.5, None, True, {}])
+def test_events_of_every_json_type(make_bridge, event):
+    assert invoke(make_bridge("echo"), event) == event
+
+
+@pytest.mark.parametrize("size", [1024, 1024 * 1024, 6 * 1024 * 1024 - 100])
+def test_large_events_echo_back(make_bridge, size):
+    """6 MB through a ~64 KB pipe each way: only a concurrent feed-and-drain loop survives this."""
+    event = {"body": "x" * size}
+    assert invoke(make_bridge("echo"), event) == event
+
+
+def test_stdout_in_many_small_writes(make_bridge):
+    event = {"data": list(range(20000))}
+    assert invoke(make_bridge("split"), event) == event
+
+
+def test_binary_that_never_reads_stdin(make_bridge):
+    """The child exits without reading a 6 MB event: EPIPE on our side is not a failure."""
+    assert invoke(make_bridge("no-read"), {"body": "y" * (6 * 1024 * 1024)}) == {"ok": True}
+
+
+def test_stderr_on_success_is_logged_with_the_request_id(make_bridge, capfd):
+    bridge = make_bridge("stderr-ok")
+    from bridge.context import LocalContext
+
+    context = LocalContext()
+    assert bridge.invoke({"a": 1}, context) == {"a": 1}
+    log = capfd.readouterr().err
+    prefix = f"[{context.aws_request_id} stderr] "
+    assert f"{prefix}first log line\n" in log
+    assert f"{prefix}second log line\n" in log
+    assert f"{prefix}third, no newline\n" in log  # a partial last line is flushed, not lost
+
+
+def test_megabyte_of_stderr_while_echoing_does_not_deadlock(make_bridge, capfd):
+    event = {"body": "z" * (2 * 1024 * 1024)}
+    assert invoke(make_bridge("stderr-flood 1048576"), event) == event
+    assert capfd.readouterr().err.count("eeee\n") >= 2 * 1048576 // 100
+
+
+def test_nonzero_exit_carries_status_and_stderr_tail(make_bridge):
+    with pytest.raises(errors.BinaryExitError) as caught:
+        invoke(make_bridge("exit 3"), {})
+    assert "status 3" in str(caught.value)
+    assert "something went wrong" in str(caught.value)
+
+
+def test_json_error_line_sets_the_error_type(make_bridge):
+    with pytest.raises(errors.BinaryError) as caught:
+        invoke(make_bridge("exit 2 json"), {})
+    assert type(caught.value).__name__ == "PaymentDeclined"
+    assert str(caught.value) == "card 42 was declined"
+
+
+def test_segfault_names_the_signal(make_bridge):
+    with pytest.raises(errors.BinarySignalError) as caught:
+        invoke(make_bridge("segv"), {})
+    assert "SIGSEGV" in str(caught.value)
+    assert "about to crash" in str(caught.value)
+
+
+def test_deadline_kills_the_whole_process_group(make_bridge):
+    marker = f"deadline-{os.getpid()}-{time.monotonic_ns()}"
+    bridge = make_bridge(f"sleep 30 {marker}", timeout_margin_ms="500")
+    started = time.monotonic()
+    with pytest.raises(errors.BinaryTimeout) as caught:
+        invoke(bridge, {}, timeout=1.5)
+    elapsed = time.monotonic() - started
+    assert 0.9 < elapsed < 1.5 + 1.0  # killed at deadline minus margin, reported well inside the limit
+    assert "ran for" in str(caught.value) and "going to sleep" in str(caught.value)
+    assert processes_with(marker) == []
+
+
+def test_no_time_left_fails_before_spawning(make_bridge):
+    with pytest.raises(errors.BinaryTimeout):
+        invoke(make_bridge("echo", timeout_margin_ms="2000"), {}, timeout=1.0)
+
+
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "no-pidfd"])
+def test_grandchild_holding_stdout_does_not_hang_the_call(make_bridge, monkeypatch, pidfd):
+    if not pidfd:
+        monkeypatch.setattr(process, "_open_pidfd", lambda pid: None)
+    marker = f"grandchild-{os.getpid()}-{time.monotonic_ns()}"
+    started = time.monotonic()
+    assert invoke(make_bridge(f"grandchild {marker}"), {}) == {"parent": "done"}
+    assert time.monotonic() - started < 2.0
+    assert processes_with(marker) == []  # the grandchild was killed with the group
+
+
+def test_timeout_without_pidfd(make_bridge, monkeypatch):
+    monkeypatch.setattr(process, "_open_pidfd", lambda pid: None)
+    with pytest.raises(errors.BinaryTimeout):
+        invoke(make_bridge("sleep 30", timeout_margin_ms="500"), {}, timeout=1.0)
+
+
+def test_endless_output_is_stopped_at_the_cap(make_bridge):
+    with pytest.raises(errors.OutputTooLarge) as caught:
+        invoke(make_bridge("endless", max_output_bytes="1000000"), {})
+    assert "BRIDGE_MAX_OUTPUT_BYTES=1000000" in str(caught.value)
+
+
+def test_endless_output_memory_stays_bounded(binaries, tmp_path):
+    """In a process of its own, so its peak RSS is measurable: the cap bounds memory, not the time limit."""
+    env = dict(os.environ, BRIDGE_BINARY=str(binaries["misbehave"]), BRIDGE_ARGS="endless")
+    child = subprocess.Popen(
+        [sys.executable, str(ROOT / "handler.py"), "--timeout", "20"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+    started = time.monotonic()
+    out, err = child.communicate(b"{}", timeout=30)
+    elapsed = time.monotonic() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert child.returncode == 1
+    assert b'"errorType":"OutputTooLarge"' in err
+    assert elapsed < 10  # stopped at 6 MB, not at the 20 s deadline
+    assert usage.ru_maxrss < 200 * 1024  # KiB: tens of MB, not the gigabytes endless output would fill
+
+
+def test_invalid_json_output(make_bridge):
+    with pytest.raises(errors.InvalidOutput) as caught:
+        invoke(make_bridge("invalid"), {})
+    assert "this is not JSON" in str(caught.value)
+
+
+def test_text_output_mode_returns_the_string(make_bridge):
+    assert invoke(make_bridge("invalid", output="text"), {}) == "this is not JSON {"
+
+
+def test_empty_output_is_none(make_bridge):
+    assert invoke(make_bridge("empty"), {"a": 1}) is None
+
+
+def test_stderr_is_error_legacy_mode(make_bridge):
+    with pytest.raises(errors.BinaryStderrError) as caught:
+        invoke(make_bridge("stderr-ok", stderr_is_error="1"), {"a": 1})
+    assert "first log line" in str(caught.value)
+
+
+def test_invocation_environment(make_bridge, monkeypatch):
+    monkeypatch.setenv("FUNCTION_SETTING", "kept")
+    bridge = make_bridge('env "an argument with spaces"')
+    from bridge.context import LocalContext
+
+    context = LocalContext(timeout_s=12)
+    first = bridge.invoke({"k": "v"}, context)
+    second = invoke(bridge, {})
+    assert first["LAMBDA_REQUEST_ID"] == context.aws_request_id
+    assert first["LAMBDA_FUNCTION_ARN"] == context.invoked_function_arn
+    assert abs(int(first["LAMBDA_DEADLINE_MS"]) - (time.time() * 1000 + 12000)) < 2000
+    assert first["_X_AMZN_TRACE_ID"].startswith("Root=1-")
+    assert first["_X_AMZN_TRACE_ID"] != second["_X_AMZN_TRACE_ID"]
+    assert first["FUNCTION_SETTING"] == "kept"
+    assert first["cwd"] == str(ROOT)
+    assert first["argc"] == 3 and first["stdinBytes"] == len(b'{"k":"v"}')
+    assert first["TMPDIR"] and first["HOME"]
+    import json
+
+    described = json.loads(first["LAMBDA_INVOCATION_CONTEXT"])
+    assert described["requestId"] == context.aws_request_id
+    assert described["functionName"] == context.function_name
+    assert described["logGroupName"] == context.log_group_name
+    assert described["deadlineMs"] == int(first["LAMBDA_DEADLINE_MS"])
+
+
+def test_unwritable_home_points_into_tmp(make_bridge, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", "/nonexistent-home")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    result = invoke(make_bridge("env"), {})
+    assert result["HOME"] == str(tmp_path) and result["TMPDIR"] == str(tmp_path)
+
+
+def test_every_process_is_reaped_and_no_fd_leaks(make_bridge):
+    bridge = make_bridge("echo")
+    invoke(bridge, {})
+    fds_before = len(os.listdir("/proc/self/fd"))
+    for _ in range(50):
+        invoke(bridge, {"n": 1})
+    for mode in ("segv", "exit 1", "invalid"):
+        with pytest.raises((errors.BinarySignalError, errors.BinaryExitError, errors.InvalidOutput)):
+            invoke(make_bridge(mode), {})
+    assert len(os.listdir("/proc/self/fd")) == fds_before
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left to reap: all were waited for
