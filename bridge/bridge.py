@@ -8,6 +8,9 @@ from . import binary, codec, output
 from .config import Config
 from .context import Invocation
 from .modes.oneshot import Oneshot
+from .modes.persistent import Persistent
+
+MODES = {"oneshot": Oneshot, "persistent": Persistent}
 
 
 class Bridge:
@@ -19,7 +22,7 @@ class Bridge:
         self.config = config
         path = binary.prepare(config.task_root, config.binary)
         self.program = binary.Program(path, config.args, binary.base_environment(os.environ))
-        self.mode = Oneshot(self.program, config)
+        self.mode = MODES[config.mode](self.program, config)
 
     @classmethod
     def from_environ(cls, task_root: str) -> Bridge:
@@ -28,8 +31,10 @@ class Bridge:
     def invoke(self, event: object, context: object) -> object:
         """One Lambda invocation: ``event`` to the binary's stdin, its stdout back as the result."""
         invocation = Invocation(context, self.config.timeout_margin_ms)
-        raw = self.mode.call(codec.dumps(event), invocation)
-        return output.decode(raw, self.config.output)
+        reply = self.mode.call(codec.dumps(event), invocation)
+        if type(reply) is output.Decoded:
+            return reply.value
+        return output.decode(reply, self.config.output)
 
     def close(self) -> None:
         self.mode.close()

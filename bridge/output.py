@@ -1,8 +1,8 @@
 """Collecting the binary's reply from its stdout, bounded, and turning it into the handler's result.
 
-The sinks read straight into one growing buffer (no per-read allocation of a large chunk) and never
-hold more than the cap plus one read: a binary with endless output is stopped at the cap, not after
-it has filled the memory.
+Reads land in a reusable scratch buffer (no per-read allocation or zeroing of a large chunk) and only
+the bytes read are kept. A sink never holds more than the cap plus one read: a binary with endless
+output is stopped at the cap, not after it has filled the memory.
 """
 
 from __future__ import annotations
@@ -13,28 +13,32 @@ from . import codec
 from .errors import InvalidOutput, OutputTooLarge
 
 READ_CHUNK = 1 << 16
-_ZEROS = memoryview(bytes(1 << 20))
+
+
+class Scratch:
+    """A reusable read buffer: each read lands here, then only the bytes read are appended."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, size: int = READ_CHUNK) -> None:
+        self.view = memoryview(bytearray(size))
 
 
 class Collected:
     """All of stdout up to end of file, at most ``cap`` bytes (``OutputTooLarge`` past that)."""
 
-    __slots__ = ("buffer", "cap", "chunk")
+    __slots__ = ("buffer", "cap", "scratch")
 
-    def __init__(self, cap: int, chunk: int = READ_CHUNK) -> None:
+    def __init__(self, cap: int, scratch: Scratch) -> None:
         self.buffer = bytearray()
         self.cap = cap
-        self.chunk = chunk
+        self.scratch = scratch.view
 
     def read_from(self, fd: int) -> bool:
-        buffer = self.buffer
-        used = len(buffer)
-        want = min(self.chunk, self.cap + 1 - used)
-        buffer += _ZEROS[:want]
-        with memoryview(buffer) as view:
-            n = os.readv(fd, (view[used:],))
-        del buffer[used + n :]
-        if used + n > self.cap:
+        scratch = self.scratch
+        n = os.readv(fd, (scratch[: min(len(scratch), self.cap + 1 - len(self.buffer))],))
+        self.buffer += scratch[:n]
+        if len(self.buffer) > self.cap:
             raise OutputTooLarge(
                 f"the binary's output passed BRIDGE_MAX_OUTPUT_BYTES={self.cap}; it was stopped there"
             )
@@ -46,8 +50,8 @@ class Line(Collected):
 
     __slots__ = ("end",)
 
-    def __init__(self, cap: int, chunk: int = READ_CHUNK) -> None:
-        super().__init__(cap, chunk)
+    def __init__(self, cap: int, scratch: Scratch) -> None:
+        super().__init__(cap, scratch)
         self.end = -1
 
     def read_from(self, fd: int) -> bool:
@@ -57,7 +61,6 @@ class Line(Collected):
             self.end = self.buffer.find(b"\n", start)
         return more
 
-    @property
     def complete(self) -> bool:
         return self.end >= 0
 
@@ -67,6 +70,15 @@ class Line(Collected):
         del self.buffer[: self.end + 1]
         self.end = self.buffer.find(b"\n")
         return line
+
+
+class Decoded:
+    """A result the protocol already decoded (an envelope's ``result``), as opposed to raw stdout."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
 
 
 def decode(raw: bytes | bytearray, kind: str) -> object:

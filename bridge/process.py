@@ -99,6 +99,21 @@ class Child:
     def alive(self) -> bool:
         return self.returncode is None
 
+    def check_idle(self) -> bool:
+        """Between calls of a long-lived child: reap it if it has exited; True if it wrote to stdout.
+
+        One non-blocking poll: stdout data outside a call means the framing is out of step.
+        """
+        stray = False
+        for fd, _ in self._poller.poll(0):
+            if fd == self.stdout:
+                stray = True
+            elif fd == self.pidfd:
+                self._reap()
+        if self.pidfd is None and self.returncode is None and self._exited():
+            self._reap()
+        return stray
+
     def pump(
         self,
         deadline: float,
@@ -166,8 +181,8 @@ class Child:
                             self._close_stderr()
                     elif fd == self.stdin:
                         view = self._write(view, close_stdin)
-                        if not view and self.stdin >= 0:
-                            poller.unregister(self.stdin)
+                        if not view:
+                            self._unwatch(fd)
                     elif fd == self.pidfd:
                         self._reap()
                         drain_until = min(drain_until, time.monotonic() + EXIT_DRAIN_S)
@@ -176,8 +191,8 @@ class Child:
         finally:
             if wake_fd is not None:
                 poller.unregister(wake_fd)
-            if view and self.stdin >= 0:
-                poller.unregister(self.stdin)
+            if view:
+                self._unwatch(self.stdin)
 
     def _write(self, view: memoryview, close_stdin: bool) -> memoryview:
         """Write what the pipe takes now; returns what is left (empty when done or the reader left)."""
@@ -186,18 +201,31 @@ class Child:
         except BlockingIOError:
             return view
         except BrokenPipeError:
-            self._close_stdin()  # the binary stopped reading: fine, it may answer without the rest
+            # The binary stopped reading: fine, it may answer without the rest. The pipe stays open
+            # (closed with the others) so ``unread_input`` can still tell what never reached it.
+            self._unwatch(self.stdin)
             return view[:0]
         if not view and close_stdin:
             self._close_stdin()
         return view
 
+    def unread_input(self) -> int:
+        """How many bytes written to stdin the binary never read (-1 once stdin is closed)."""
+        if self.stdin < 0:
+            return -1
+        import termios
+
+        return int.from_bytes(fcntl.ioctl(self.stdin, termios.FIONREAD, b"\0\0\0\0"), "little")
+
+    def _unwatch(self, fd: int) -> None:
+        try:
+            self._poller.unregister(fd)
+        except KeyError:
+            pass
+
     def _close_stdin(self) -> None:
         if self.stdin >= 0:
-            try:
-                self._poller.unregister(self.stdin)
-            except KeyError:
-                pass
+            self._unwatch(self.stdin)
             os.close(self.stdin)
             self.stdin = -1
 

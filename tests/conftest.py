@@ -31,6 +31,18 @@ def compile_c(source: Path, output: Path) -> Path:
     return output
 
 
+def compile_crystal(source: Path, output: Path) -> Path:
+    """A static Crystal binary (slow: ~20 s), rebuilt only when the source changed."""
+    if output.exists() and output.stat().st_mtime >= source.stat().st_mtime:
+        return output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["crystal", "build", "--static", "--release", "--no-debug", "-o", str(output), str(source)],
+        check=True, stderr=subprocess.DEVNULL,
+    )
+    return output
+
+
 @pytest.fixture(scope="session")
 def binaries() -> dict[str, Path]:
     """Every tests/binaries/*.c, compiled once per session."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import BinaryStderrError, BinaryTimeout
 from ..failures import exit_error, timeout_error
 from ..logs import OutputLog
-from ..output import Collected
+from ..output import Collected, Scratch
 from ..process import BIG_PIPE, DeadlineExceeded
 
 TYPE_CHECKING = False
@@ -18,11 +18,13 @@ _SMALL = 1 << 16
 
 
 class Oneshot:
-    __slots__ = ("program", "config")
+    __slots__ = ("program", "config", "_small", "_big")
 
     def __init__(self, program: Program, config: Config) -> None:
         self.program = program
         self.config = config
+        self._small = Scratch(_SMALL)
+        self._big: Scratch | None = None  # allocated on the first large event
 
     def call(self, payload: bytes, invocation: Invocation) -> bytearray:
         """Run the binary once on ``payload``; its stdout, or a typed error."""
@@ -31,7 +33,7 @@ class Oneshot:
             raise BinaryTimeout("no time left to start the binary (remaining time is below BRIDGE_TIMEOUT_MARGIN_MS)")
         big = len(payload) > _SMALL
         child = self.program.start(invocation.environ(self.program.environ), big_pipes=big)
-        stdout = Collected(config.max_output_bytes, BIG_PIPE if big else _SMALL)
+        stdout = Collected(config.max_output_bytes, self._scratch(big))
         stderr = OutputLog(invocation.request_id, "stderr")
         try:
             child.pump(invocation.deadline, stdout, stderr, send=payload, close_stdin=True)
@@ -47,6 +49,13 @@ class Oneshot:
                 f"the binary exited 0 but wrote to stderr (BRIDGE_STDERR_IS_ERROR): {stderr.tail()}"
             )
         return stdout.buffer
+
+    def _scratch(self, big: bool) -> Scratch:
+        if not big:
+            return self._small
+        if self._big is None:
+            self._big = Scratch(BIG_PIPE)
+        return self._big
 
     def close(self) -> None:
         """Nothing outlives a call in this mode."""
