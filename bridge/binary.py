@@ -157,9 +157,9 @@ class Program:
         self.argv = (path, *args)
         self.environ = environ
 
-    def start(self, env: dict[str, str], *, big_pipes: bool = False) -> Child:
+    def start(self, env: dict[str, str], *, big_pipes: bool = False, small_input: bool = False) -> Child:
         """Spawn it (no shell, own process group); exec failures become typed errors."""
         try:
-            return Child(self.argv, env, big_pipes=big_pipes)
+            return Child(self.argv, env, big_pipes=big_pipes, small_input=small_input)
         except OSError as exc:
             raise spawn_error(self.path, exc) from None

@@ -39,7 +39,7 @@ def new_trace_id() -> str:
 class Invocation:
     """One call: when it must end and what the binary is told about it."""
 
-    __slots__ = ("context", "request_id", "function_arn", "trace_id", "deadline", "deadline_ms", "started")
+    __slots__ = ("context", "request_id", "deadline", "deadline_ms", "started", "_trace_id")
 
     def __init__(self, context: object, margin_ms: int) -> None:
         self.context = context
@@ -48,8 +48,19 @@ class Invocation:
         self.deadline_ms = int(time.time() * 1000) + remaining_ms
         self.deadline = self.started + (remaining_ms - margin_ms) / 1000.0
         self.request_id = getattr(context, "aws_request_id", None) or new_request_id()
-        self.function_arn = getattr(context, "invoked_function_arn", None) or ""
-        self.trace_id = os.environ.get("_X_AMZN_TRACE_ID") or new_trace_id()
+        self._trace_id = None
+
+    @property
+    def function_arn(self) -> str:
+        return getattr(self.context, "invoked_function_arn", None) or ""
+
+    @property
+    def trace_id(self) -> str:
+        """The runtime sets _X_AMZN_TRACE_ID per invocation; outside Lambda a fresh one is made (lazily:
+        a persistent binary with line framing never sees it)."""
+        if self._trace_id is None:
+            self._trace_id = os.environ.get("_X_AMZN_TRACE_ID") or new_trace_id()
+        return self._trace_id
 
     def time_left(self) -> float:
         """Seconds until the binary must be stopped."""

@@ -32,7 +32,7 @@ class Oneshot:
         if invocation.time_left() <= 0:
             raise BinaryTimeout("no time left to start the binary (remaining time is below BRIDGE_TIMEOUT_MARGIN_MS)")
         big = len(payload) > _SMALL
-        child = self.program.start(invocation.environ(self.program.environ), big_pipes=big)
+        child = self.program.start(invocation.environ(self.program.environ), big_pipes=big, small_input=not big)
         stdout = Collected(config.max_output_bytes, self._scratch(big))
         stderr = OutputLog(invocation.request_id, "stderr")
         try:
