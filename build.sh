@@ -64,7 +64,7 @@ build_crystal() {
     command -v crystal >/dev/null || die "crystal not found (apt-get install crystal)"
     main=$(ls "$src"/*.cr | head -n 1)
     # The static glibc link warns about getaddrinfo & co.; those warnings are expected and harmless here.
-    crystal build --static --release --no-debug -o "$out" "$main" 2> >(grep -v -e 'statically linked applications requires' -e 'libevent.a' >&2)
+    crystal build --static --release --no-debug -o "$out" "$main" 2> >(grep -v -e 'statically linked applications requires' -e ': in function' >&2)
 }
 
 build_go() {

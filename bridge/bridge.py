@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 
 from . import binary, codec, output
 from .config import Config
 from .context import Invocation
-from .modes.oneshot import Oneshot
-from .modes.persistent import Persistent
 
-MODES = {"oneshot": Oneshot, "persistent": Persistent}
+# Imported on demand: runtime-api mode pulls in http.server, which a oneshot cold start can do without.
+MODES = {
+    "oneshot": ("oneshot", "Oneshot"),
+    "persistent": ("persistent", "Persistent"),
+    "runtime-api": ("runtime_api", "RuntimeApi"),
+}
+
+
+def mode_class(name: str) -> type:
+    module, cls = MODES[name]
+    return getattr(importlib.import_module(f".modes.{module}", __package__), cls)
 
 
 class Bridge:
@@ -22,7 +31,7 @@ class Bridge:
         self.config = config
         path = binary.prepare(config.task_root, config.binary)
         self.program = binary.Program(path, config.args, binary.base_environment(os.environ))
-        self.mode = MODES[config.mode](self.program, config)
+        self.mode = mode_class(config.mode)(self.program, config)
 
     @classmethod
     def from_environ(cls, task_root: str) -> Bridge:

@@ -1,0 +1,99 @@
+"""A local Lambda: the Runtime API server driving any runtime client, Docker-free.
+
+    python -m bridge.emulator [--handler handler.handler] [--port N] [--timeout S] [-- COMMAND ...] < events
+
+By default it runs the real AWS Python runtime client, ``python -m awslambdaric HANDLER``, which is
+what runs ``handler.handler`` on Lambda, in the current directory as the task root. Give a COMMAND
+to drive another runtime (a custom ``bootstrap``) instead. Events come on stdin: one JSON document,
+or one per line. For each, one line on stdout:
+``{"requestId": ..., "response": ...}`` or ``{"requestId": ..., "error": <the body the runtime posted>}``.
+An init failure prints ``{"initError": ...}``. Exit status: 0 when every event succeeded, 1 otherwise,
+2 for unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+from . import codec
+from .binary import Program, base_environment, check_format
+from .config import Config
+from .context import Invocation, LocalContext
+from .errors import BinaryError
+from .modes.runtime_api import RuntimeApi
+
+FUNCTION_DEFAULTS = {
+    "AWS_LAMBDA_FUNCTION_NAME": "exec-bridge-emulated",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/exec-bridge-emulated",
+    "AWS_LAMBDA_LOG_STREAM_NAME": "emulated",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def read_events(data: bytes) -> list[object]:
+    """One JSON document, or one per non-empty line."""
+    try:
+        return [codec.loads(data)]
+    except codec.DecodeError:
+        return [codec.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bridge.emulator", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--handler", default="handler.handler", help="the function's handler (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=0, help="the Runtime API port on 127.0.0.1 (default: any free)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="each invocation's timeout in seconds")
+    parser.add_argument("command", nargs="*", help="the runtime to run (default: python -m awslambdaric HANDLER)")
+    return parser
+
+
+def runtime_program(command: list[str], environ: dict[str, str]) -> Program:
+    path = shutil.which(command[0]) or command[0]
+    check_format(os.path.realpath(path))
+    return Program(os.path.abspath(path), tuple(command[1:]), environ)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        events = read_events(sys.stdin.buffer.read())
+    except codec.DecodeError as exc:
+        print(f"the input is neither one JSON document nor one per line: {exc}", file=sys.stderr)
+        return 2
+    task_root = os.getcwd()
+    command = args.command or [sys.executable, "-m", "awslambdaric", args.handler]
+    environ = base_environment(os.environ)
+    for name, value in FUNCTION_DEFAULTS.items():
+        environ.setdefault(name, value)
+    os.environ.update({k: v for k, v in environ.items() if k in FUNCTION_DEFAULTS})
+    config = Config.from_environ(task_root, {"BRIDGE_MODE": "runtime-api", "BRIDGE_HANDLER": args.handler,
+                                             "BRIDGE_TIMEOUT_MARGIN_MS": "0"})
+    runtime = RuntimeApi(runtime_program(command, environ), config, port=args.port)
+    failed = False
+    try:
+        for event in events:
+            context = LocalContext(args.timeout)
+            line: dict[str, object] = {"requestId": context.aws_request_id}
+            try:
+                line["response"] = runtime.call(codec.dumps(event), Invocation(context, 0)).value
+            except BinaryError as exc:
+                failed = True
+                posted = getattr(exc, "posted", None) or {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+                line["initError" if getattr(exc, "during_init", False) else "error"] = posted
+            except Exception as exc:  # the bridge's own failures: timeout, crash, ...
+                failed = True
+                line["error"] = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+            sys.stdout.buffer.write(codec.dumps(line) + b"\n")
+            sys.stdout.flush()
+    finally:
+        runtime.close()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

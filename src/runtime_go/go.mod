@@ -1,0 +1,3 @@
+module runtime_go
+
+go 1.19
