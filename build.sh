@@ -4,7 +4,10 @@
 #   ./build.sh            compile every src/<function>/ into a static bin/<function>
 #   ./build.sh test       build, then run the test suite (ruff + pytest)
 #   ./build.sh bench      build, then run the benchmark (prints a Markdown table)
-# Environment: ARCH=x86_64|aarch64 (default: this machine), PYTHON (default: .venv's, else python3).
+#   ./build.sh package    build for serverless.yml's architecture, write dist/exec-bridge.zip
+# Environment: ARCH=x86_64|aarch64 (default: this machine), PYTHON (default: .venv's, else python3),
+#   FUNCTIONS="a b" builds only those src/ functions,
+#   ALLOW_DYNAMIC=1 accepts dynamically linked binaries needing at most GLIBC 2.34 (Amazon Linux 2023).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,7 +16,8 @@ if [ -z "${PYTHON:-}" ]; then
 fi
 APT_PACKAGES="musl-tools crystal golang-go python3-venv"
 ARCH=${ARCH:-$(uname -m)}
-BIN=bin
+BIN=${BIN:-bin}
+LAMBDA_GLIBC=2.34
 
 die() { echo "build.sh: $*" >&2; exit 1; }
 
@@ -40,7 +44,13 @@ check_binary() {
     [ "$machine" = "$(readelf_machine "$ARCH")" ] ||
         die "$file is built for '$machine', not $ARCH: fix its build in build.sh or set ARCH"
     if readelf -lW "$file" | grep -q 'Requesting program interpreter'; then
-        die "$file is dynamically linked: Lambda's glibc (2.34) may be older than this machine's; link it statically"
+        [ "${ALLOW_DYNAMIC:-}" = 1 ] ||
+            die "$file is dynamically linked: Lambda's glibc ($LAMBDA_GLIBC) may be older than this machine's; link it statically (or set ALLOW_DYNAMIC=1)"
+        local newest
+        newest=$(readelf -VW "$file" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)
+        if [ -n "$newest" ] && [ "$(printf '%s\n%s\n' "$newest" "$LAMBDA_GLIBC" | sort -V | tail -n 1)" != "$LAMBDA_GLIBC" ]; then
+            die "$file needs GLIBC_$newest but Lambda (Amazon Linux 2023) has $LAMBDA_GLIBC: link it statically"
+        fi
     fi
 }
 
@@ -81,6 +91,7 @@ build_all() {
     for src in src/*/; do
         src=${src%/}
         name=$(basename "$src")
+        if [ -n "${FUNCTIONS:-}" ] && [[ " $FUNCTIONS " != *" $name "* ]]; then continue; fi
         out=$BIN/$name
         if up_to_date "$out" "$src" && [ "$(cat "$BIN/.arch" 2>/dev/null)" = "$ARCH" ]; then
             continue
@@ -113,6 +124,19 @@ deps() {
     .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 }
 
+package() {
+    local arch
+    arch=$("$PYTHON" -c 'import sys; sys.path.insert(0, "scripts"); import package; print(package.service_settings(__import__("pathlib").Path("serverless.yml"))[1])')
+    case "$arch" in
+        x86_64) ARCH=x86_64 ;;
+        arm64) ARCH=aarch64 ;;
+        *) die "serverless.yml: provider.architecture '$arch' is not x86_64 or arm64" ;;
+    esac
+    [ "$ARCH" = "$(uname -m)" ] || BIN=.build/bin-$ARCH
+    build_all
+    "$PYTHON" scripts/package.py --bin "$BIN" --out dist/exec-bridge.zip
+}
+
 case "${1:-build}" in
     deps)
         deps ;;
@@ -125,6 +149,8 @@ case "${1:-build}" in
     bench)
         build_all
         "$PYTHON" bench/run.py "${@:2}" ;;
+    package)
+        package ;;
     *)
-        die "unknown command '$1' (build, test, bench)" ;;
+        die "unknown command '$1' (deps, build, test, bench, package)" ;;
 esac

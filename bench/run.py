@@ -125,10 +125,13 @@ def invoking(bridge: Bridge, event: dict, context: LocalContext):
 
 def latency_table(echo: Path, floors: Path, scratch: Path, quick: bool) -> None:
     print("| case | size | median µs | p99 µs | ratio |\n|---|---|---:|---:|---:|", flush=True)
+    # BRIDGE_HTTP=off times the bridge's own path; one row shows the default HTTP shaping on top.
     bridges = {
-        "oneshot": bridge_for(echo),
-        "persistent, lines": bridge_for(echo, mode="persistent", framing="lines", args="-l"),
-        "persistent, envelope": bridge_for(echo, mode="persistent", framing="envelope", args="-e"),
+        "oneshot": bridge_for(echo, http="off"),
+        "oneshot, HTTP shaping": bridge_for(echo),
+        "persistent, lines": bridge_for(echo, mode="persistent", framing="lines", args="-l", http="off"),
+        "persistent, envelope": bridge_for(echo, mode="persistent", framing="envelope", args="-e", http="off"),
+        "runtime-api": bridge_for(ROOT / "bin" / "runtime_go", mode="runtime-api", http="off"),
     }
     try:
         for label, size in SIZES.items():
@@ -155,10 +158,14 @@ def latency_table(echo: Path, floors: Path, scratch: Path, quick: bool) -> None:
                 ("C floor: one line through a long-lived child (F2)", stats["line"], ""),
                 (f"{codec.BACKEND} dumps + loads alone (J)", stats["json"], ""),
                 ("exec-bridge oneshot", stats["oneshot"], ratio(stats["oneshot"], spawn_floor, json_median)),
+                ("exec-bridge oneshot + HTTP shaping (proxy response)", stats["oneshot, HTTP shaping"],
+                 ratio(stats["oneshot, HTTP shaping"], spawn_floor, json_median)),
                 ("exec-bridge persistent, lines", stats["persistent, lines"],
                  ratio(stats["persistent, lines"], line_floor, json_median)),
                 ("exec-bridge persistent, envelope", stats["persistent, envelope"],
                  ratio(stats["persistent, envelope"], line_floor, json_median)),
+                ("exec-bridge runtime-api (Go stdlib runtime over HTTP)", stats["runtime-api"],
+                 ratio(stats["runtime-api"], line_floor, json_median)),
             ]
             for name, value, note in rows:
                 print(f"| {name} | {label} | {value[0]:,.1f} | {value[1]:,.1f} | {note} |", flush=True)

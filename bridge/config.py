@@ -75,6 +75,9 @@ class Config:
         "max_output_bytes",
         "output",
         "stderr_is_error",
+        "http",
+        "http_errors",
+        "stdin",
     )
 
     def __init__(self, **values: object) -> None:
@@ -102,11 +105,14 @@ class Config:
             task_root=os.path.abspath(task_root),
             binary=env.get("BRIDGE_BINARY", "").strip(),
             args=_arguments(env),
-            mode=_choice(env, "BRIDGE_MODE", "oneshot", ("oneshot", "persistent", "runtime-api")),
+            mode=_choice(env, "BRIDGE_MODE", "oneshot", ("oneshot", "persistent", "runtime-api", "cgi")),
             framing=_choice(env, "BRIDGE_FRAMING", "lines", ("lines", "envelope")),
             handler=env.get("BRIDGE_HANDLER", "").strip(),
             timeout_margin_ms=_integer(env, "BRIDGE_TIMEOUT_MARGIN_MS", 500, 0),
             max_output_bytes=_integer(env, "BRIDGE_MAX_OUTPUT_BYTES", LAMBDA_MAX_PAYLOAD, 1),
             output=_choice(env, "BRIDGE_OUTPUT", "json", ("json", "text")),
             stderr_is_error=_flag(env, "BRIDGE_STDERR_IS_ERROR"),
+            http=_choice(env, "BRIDGE_HTTP", "auto", ("auto", "off")),
+            http_errors=_choice(env, "BRIDGE_HTTP_ERRORS", "lambda", ("lambda", "response")),
+            stdin=_choice(env, "BRIDGE_STDIN", "event", ("event", "body")),
         )

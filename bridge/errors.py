@@ -56,6 +56,10 @@ class BinaryProtocolError(BridgeError):
     """A long-lived binary broke its framing (wrong id, stray output, a reply that is not JSON)."""
 
 
+class UnsupportedEvent(BridgeError):
+    """The mode cannot serve this kind of event (CGI mode and a non-HTTP event)."""
+
+
 class BinaryError(Exception):
     """Base of errors whose type the binary chose itself (its JSON error line or error reply)."""
 

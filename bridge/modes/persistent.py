@@ -12,7 +12,7 @@ from .. import codec, logs
 from ..errors import BinaryExitError, BinaryProtocolError, BinarySignalError, BinaryTimeout, OutputTooLarge
 from ..failures import exit_error, timeout_error, typed_error
 from ..logs import OutputLog
-from ..output import Decoded, Line, Scratch
+from ..output import Decoded, Line, Storage
 from ..process import BIG_PIPE, DeadlineExceeded
 
 TYPE_CHECKING = False
@@ -30,25 +30,25 @@ class Persistent:
         self.program = program
         self.config = config
         self.child: Child | None = None
-        self.stdout = Line(config.max_output_bytes, Scratch(BIG_PIPE))
+        self.stdout = Line(config.max_output_bytes, Storage(BIG_PIPE), BIG_PIPE)
         self.stderr = OutputLog()
         self._done = self.stdout.complete
         self._sequence = 0
         self._envelope = config.framing == "envelope"
 
-    def call(self, payload: bytes, invocation: Invocation) -> bytes | Decoded:
+    def call(self, payload: bytes, invocation: Invocation) -> memoryview | Decoded:
         """Send one event to the running binary: its reply line, or the envelope's decoded result."""
         if invocation.time_left() <= 0:
             raise BinaryTimeout("no time left to call the binary (remaining time is below BRIDGE_TIMEOUT_MARGIN_MS)")
         self.stderr.start(invocation.request_id, "stderr")
         if self._envelope:
             self._sequence += 1
-            message = b'{"id":%d,"context":%b,"event":%b}\n' % (
-                self._sequence, codec.dumps(invocation.describe()), payload)
+            head = b'{"id":%d,"context":%b,"event":' % (self._sequence, codec.dumps(invocation.describe()))
+            message = (head, payload, b"}\n")
         else:
-            message = payload + b"\n"
+            message = (payload, b"\n")
         child = self._exchange(message, invocation)
-        if not child.alive and not self.stdout.complete() and child.unread_input() == len(message):
+        if not child.alive and not self.stdout.complete() and child.unread_input() == sum(map(len, message)):
             # It exited as the event arrived (between calls, in effect) without reading any of it:
             # nothing was processed, so a new process may safely take the event.
             logs.warn(f"the binary (pid {child.pid}) exited between calls with status {child.returncode} "
@@ -59,12 +59,12 @@ class Persistent:
             error = self._died_mid_call(child.returncode)
             self._discard()
             raise error
-        line = self.stdout.take()
+        line = self.stdout.take()  # a view, valid until the next call moves past it
         if self._envelope:
             return Decoded(self._open_envelope(line))
         return line
 
-    def _exchange(self, message: bytes, invocation: Invocation) -> Child:
+    def _exchange(self, message: tuple[bytes, ...], invocation: Invocation) -> Child:
         """Send one message and pump until the reply line is complete or the process has exited."""
         child = self._ready()
         try:
@@ -83,7 +83,8 @@ class Persistent:
         """The running process, (re)started when needed; stray output means the framing is lost."""
         child = self.child
         if child is not None:
-            stray = child.check_idle() or bool(self.stdout.buffer)
+            stray = child.check_idle() or self.stdout.pending() > 0
+            self.stdout.next_line()
             if not child.alive:
                 logs.warn(f"the binary (pid {child.pid}) exited between calls with status {child.returncode}; "
                           f"restarting it")
@@ -98,7 +99,8 @@ class Persistent:
 
     def _died_mid_call(self, returncode: int | None) -> Exception:
         if returncode is None or returncode == 0:
-            partial = f" after {len(self.stdout.buffer)} bytes of an unfinished reply" if self.stdout.buffer else ""
+            held = self.stdout.storage.used
+            partial = f" after {held} bytes of an unfinished reply" if held else ""
             return BinaryExitError(f"the binary exited with status {returncode} before replying{partial}; "
                                    f"stderr: {self.stderr.tail()}")
         error = exit_error(returncode, self.stderr)
@@ -111,7 +113,7 @@ class Persistent:
             reply = codec.loads(line)
         except codec.DecodeError as exc:
             self._discard()
-            raise BinaryProtocolError(f"the binary's reply is not JSON ({exc}): {line[:200]!r}") from None
+            raise BinaryProtocolError(f"the binary's reply is not JSON ({exc}): {bytes(line[:200])!r}") from None
         if not isinstance(reply, dict) or reply.get("id") != self._sequence:
             got = reply.get("id") if isinstance(reply, dict) else reply
             self._discard()
@@ -132,8 +134,7 @@ class Persistent:
         if self.child is not None:
             self.child.kill()
             self.child = None
-        self.stdout.buffer.clear()
-        self.stdout.end = -1
+        self.stdout.clear()
 
     def close(self) -> None:
         self._discard()

@@ -13,6 +13,8 @@
  *   empty                print nothing
  *   no-read              exit 0 without reading stdin, printing {"ok":true}
  *   env                  print a JSON object with the context variables, cwd and argv count
+ *   bytes                print the 256 byte values 0..255 (not UTF-8)
+ *   proxy [STATUS]       print a ready-made API Gateway proxy response
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -107,6 +109,13 @@ int main(int argc, char **argv) {
         drain_stdin(0, 0);
     } else if (!strcmp(mode, "no-read")) {
         printf("{\"ok\":true}");
+    } else if (!strcmp(mode, "bytes")) {
+        drain_stdin(0, 0);
+        for (int c = 0; c < 256; c++) putchar(c);
+    } else if (!strcmp(mode, "proxy")) {
+        drain_stdin(0, 0);
+        printf("{\"statusCode\":%s,\"headers\":{\"X-Made-By\":\"binary\"},\"body\":\"made\"}",
+               argc > 2 ? argv[2] : "201");
     } else if (!strcmp(mode, "env")) {
         size_t got = drain_stdin(0, 0);
         char cwd[4096];

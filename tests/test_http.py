@@ -1,0 +1,249 @@
+"""HTTP front doors: format detection, response shaping per format, body stdin, error responses, CGI."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import sys
+from urllib.parse import unquote
+
+import pytest
+from conftest import ROOT, invoke
+
+from bridge import errors, http
+
+EVENTS = {name: json.loads((ROOT / "events" / f"{name}.json").read_text()) for name in
+          ("api_gateway_v1", "api_gateway_v2", "function_url", "alb", "alb_multi_value")}
+FORMATS = {"api_gateway_v1": http.api_gateway_v1, "api_gateway_v2": http.api_gateway_v2,
+           "function_url": http.function_url, "alb": http.alb, "alb_multi_value": http.alb}
+
+
+def body_of(response: dict) -> bytes:
+    if response["isBase64Encoded"]:
+        return base64.b64decode(response["body"])
+    return response["body"].encode()
+
+
+def header(response: dict, name: str) -> str:
+    for key, value in (response.get("headers") or {}).items():
+        if key.lower() == name.lower():
+            return value
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        if key.lower() == name.lower():
+            return values[-1]
+    raise KeyError(name)
+
+
+def assert_format_rules(name: str, response: dict) -> None:
+    """Each integration's own response contract."""
+    assert isinstance(response["statusCode"], int)
+    assert isinstance(response["body"], str) and isinstance(response["isBase64Encoded"], bool)
+    if name.startswith("alb"):
+        assert response["statusDescription"].startswith(str(response["statusCode"]))
+        assert ("multiValueHeaders" in response) == (name == "alb_multi_value")
+        assert ("headers" in response) != (name == "alb_multi_value")
+    elif name == "api_gateway_v1":
+        assert set(response) <= {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
+    else:
+        assert set(response) <= {"statusCode", "headers", "cookies", "body", "isBase64Encoded"}
+        assert all(isinstance(v, str) for v in response["headers"].values())
+
+
+@pytest.mark.parametrize("name", sorted(EVENTS))
+def test_detection(name):
+    assert http.detect(EVENTS[name]) is FORMATS[name]
+
+
+@pytest.mark.parametrize("event", [{}, {"body": "x"}, [1], "s", {"requestContext": {}}, {"version": "2.0"}])
+def test_other_events_are_not_http(event):
+    assert http.detect(event) is None
+
+
+@pytest.mark.parametrize("name", sorted(EVENTS))
+def test_json_output_is_wrapped(make_bridge, name):
+    response = invoke(make_bridge("no-read"), EVENTS[name])
+    assert_format_rules(name, response)
+    assert response["statusCode"] == 200
+    assert header(response, "content-type") == "application/json"
+    assert json.loads(body_of(response)) == {"ok": True}
+
+
+@pytest.mark.parametrize("name", sorted(EVENTS))
+def test_bytes_round_trip_through_base64(make_bridge, name):
+    response = invoke(make_bridge("bytes"), EVENTS[name])
+    assert_format_rules(name, response)
+    assert response["isBase64Encoded"] is True
+    assert header(response, "content-type") == "application/octet-stream"
+    assert body_of(response) == bytes(range(256))
+
+
+def test_text_output(make_bridge):
+    response = invoke(make_bridge("invalid", output="text"), EVENTS["api_gateway_v1"])
+    assert header(response, "content-type") == "text/plain; charset=utf-8"
+    assert response["body"] == "this is not JSON {" and response["isBase64Encoded"] is False
+
+
+def test_non_json_output_in_json_mode_is_text_for_http(make_bridge):
+    response = invoke(make_bridge("invalid"), EVENTS["api_gateway_v2"])
+    assert response["statusCode"] == 200 and response["body"] == "this is not JSON {"
+
+
+@pytest.mark.parametrize("name", sorted(EVENTS))
+def test_ready_made_proxy_response_passes_through(make_bridge, name):
+    response = invoke(make_bridge("proxy 201"), EVENTS[name])
+    assert response["statusCode"] == 201 and response["body"] == "made"
+    assert response["headers"] == {"X-Made-By": "binary"}
+    if name.startswith("alb"):
+        assert response["statusDescription"] == "201 Created"
+
+
+def test_malformed_proxy_response_fails_clearly(make_bridge):
+    with pytest.raises(errors.InvalidOutput) as caught:
+        invoke(make_bridge('proxy "\\"soon\\""'), EVENTS["api_gateway_v1"])
+    assert "statusCode" in str(caught.value)
+
+
+def test_stdin_body_sends_the_decoded_body(make_bridge):
+    response = invoke(make_bridge("echo", stdin="body"), EVENTS["api_gateway_v2"])  # base64 in the event
+    assert json.loads(body_of(response)) == {"item": "widget", "qty": 2}
+
+
+def test_errors_stay_lambda_errors_by_default(make_bridge):
+    with pytest.raises(errors.BinaryExitError):
+        invoke(make_bridge("exit 3"), EVENTS["api_gateway_v1"])
+
+
+def test_errors_as_http_responses(make_bridge):
+    response = invoke(make_bridge("exit 3", http_errors="response"), EVENTS["alb"])
+    assert response["statusCode"] == 502 and response["statusDescription"] == "502 Bad Gateway"
+    assert json.loads(body_of(response))["errorType"] == "BinaryExitError"
+    response = invoke(make_bridge("sleep 30", http_errors="response", timeout_margin_ms="500"),
+                      EVENTS["api_gateway_v1"], timeout=1.0)
+    assert response["statusCode"] == 504
+
+
+def test_http_off_leaves_the_output_alone(make_bridge):
+    assert invoke(make_bridge("no-read", http="off"), EVENTS["api_gateway_v1"]) == {"ok": True}
+
+
+def test_non_http_events_are_untouched(make_bridge):
+    assert invoke(make_bridge("echo"), {"body": "x", "headers": {}}) == {"body": "x", "headers": {}}
+
+
+# CGI mode with real third-party CGI implementations.
+
+CGI_PROGRAMS = {
+    "perl CGI.pm": ("/usr/bin/perl", str(ROOT / "tests" / "cgi" / "cgi_pm.pl")),
+    "wsgiref CGIHandler": (sys.executable, str(ROOT / "tests" / "cgi" / "wsgi_app.py")),
+}
+
+
+@pytest.fixture(params=sorted(CGI_PROGRAMS))
+def cgi(request, make_bridge):
+    binary, script = CGI_PROGRAMS[request.param]
+    return make_bridge(script, binary=binary, mode="cgi")
+
+
+def http_event(name: str, method: str, path: str, query: str = "", body: bytes = b"", content_type: str = "") -> dict:
+    """A sample event of format ``name`` turned into the request wanted."""
+    event = copy.deepcopy(EVENTS[name])
+    encoded = base64.b64encode(body).decode() if body else ""
+    if name in ("api_gateway_v2", "function_url"):
+        event["requestContext"]["http"].update(method=method, path=path)
+        event["rawPath"], event["rawQueryString"] = path, query
+        if content_type:
+            event["headers"]["content-type"] = content_type
+    else:
+        event.update(httpMethod=method, path=path)
+        pairs = [p.split("=", 1) for p in query.split("&") if p]
+        if name == "api_gateway_v1":  # API Gateway REST hands query values over decoded; ALB does not
+            pairs = [(k, unquote(v)) for k, v in pairs]
+        if "multiValueHeaders" in event:
+            event["multiValueQueryStringParameters"] = {}
+            for k, v in pairs:
+                event["multiValueQueryStringParameters"].setdefault(k, []).append(v)
+            if content_type:
+                event["multiValueHeaders"]["Content-Type"] = [content_type]
+            event.pop("headers", None) if name == "alb_multi_value" else None
+            if name == "api_gateway_v1":
+                event["headers"]["Content-Type"] = content_type or "application/json"
+        else:
+            event["queryStringParameters"] = dict(pairs)
+            if content_type:
+                event["headers"]["content-type"] = content_type
+    event["body"], event["isBase64Encoded"] = encoded, bool(body)
+    return event
+
+
+@pytest.mark.parametrize("name", sorted(EVENTS))
+def test_cgi_get_with_query_string(cgi, name):
+    response = invoke(cgi, http_event(name, "GET", "/hello", "x=1&y=caf%C3%A9"))
+    assert_format_rules(name, response)
+    assert response["statusCode"] == 200
+    reply = json.loads(body_of(response))
+    assert reply["method"] == "GET" and reply["path"] == "/hello"
+    values = reply.get("params") or reply.get("query")
+    assert values["x"] == ["1"] and values["y"] == ["café"]
+
+
+def test_cgi_post_form(cgi):
+    response = invoke(cgi, http_event("api_gateway_v1", "POST", "/form", body=b"name=Ada+Lovelace&lang=fr",
+                                      content_type="application/x-www-form-urlencoded"))
+    reply = json.loads(body_of(response))
+    form = reply.get("params") or reply.get("form")
+    assert reply["method"] == "POST" and form["name"] == ["Ada Lovelace"] and form["lang"] == ["fr"]
+
+
+def test_cgi_binary_upload_round_trips(cgi):
+    data = bytes(range(256)) * 40
+    boundary = "exec-bridge-boundary"
+    if "wsgi" in cgi.program.argv[1]:
+        body, content_type = data, "application/octet-stream"
+    else:
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"blob.bin\"\r\n"
+                f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        content_type = f"multipart/form-data; boundary={boundary}"
+    response = invoke(cgi, http_event("api_gateway_v2", "POST", "/upload", body=body, content_type=content_type))
+    assert response["statusCode"] == 200 and response["isBase64Encoded"] is True
+    assert body_of(response) == data
+
+
+@pytest.mark.parametrize("name", ["api_gateway_v1", "alb"])
+def test_cgi_redirect(cgi, name):
+    response = invoke(cgi, http_event(name, "GET", "/redirect"))
+    assert response["statusCode"] in (301, 302)
+    assert header(response, "location") in ("https://example.com/elsewhere", "/new-home")
+
+
+def test_cgi_not_found(cgi):
+    response = invoke(cgi, http_event("alb", "GET", "/missing"))
+    assert response["statusCode"] == 404 and response["statusDescription"] == "404 Not Found"
+    assert b"no" in body_of(response)
+
+
+@pytest.mark.parametrize("name", sorted(EVENTS))
+def test_cgi_non_ascii_headers_and_cookies(cgi, name):
+    response = invoke(cgi, http_event(name, "GET", "/hello"))
+    assert header(response, "x-greeting") == "héllo"
+    if name in ("api_gateway_v2", "function_url"):
+        assert sorted(c.split(";")[0] for c in response["cookies"]) == ["a=1", "b=2"]
+    elif name != "alb":  # v1 and multi-value ALB keep both Set-Cookie values; single-value ALB keeps one
+        cookies = next(v for k, v in response["multiValueHeaders"].items() if k.lower() == "set-cookie")
+        assert sorted(c.split(";")[0] for c in cookies) == ["a=1", "b=2"]
+
+
+def test_cgi_request_cookies_reach_the_program(cgi):
+    reply = json.loads(body_of(invoke(cgi, http_event("api_gateway_v2", "GET", "/hello"))))
+    assert reply["cookie"] == "session=abc123; theme=dark"
+
+
+def test_malformed_cgi_output_is_a_502(make_bridge, capfd):
+    response = invoke(make_bridge("invalid", mode="cgi"), EVENTS["api_gateway_v1"])
+    assert response["statusCode"] == 502
+    assert "malformed CGI response" in capfd.readouterr().err
+
+
+def test_cgi_mode_refuses_non_http_events(make_bridge):
+    with pytest.raises(errors.UnsupportedEvent):
+        invoke(make_bridge("echo", mode="cgi"), {"not": "http"})
