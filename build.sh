@@ -5,6 +5,7 @@
 #   ./build.sh test       build, then run the test suite (ruff + pytest)
 #   ./build.sh bench      build, then run the benchmark (prints a Markdown table)
 #   ./build.sh package    build for serverless.yml's architecture, write dist/exec-bridge.zip
+#   ./build.sh check F... the checks every binary passes before it is packed
 # Environment: ARCH=x86_64|aarch64 (default: this machine), PYTHON (default: .venv's, else python3),
 #   FUNCTIONS="a b" builds only those src/ functions,
 #   ALLOW_DYNAMIC=1 accepts dynamically linked binaries needing at most GLIBC 2.34 (Amazon Linux 2023).
@@ -14,7 +15,7 @@ cd "$(dirname "$0")"
 if [ -z "${PYTHON:-}" ]; then
     if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 fi
-APT_PACKAGES="musl-tools crystal golang-go python3-venv"
+APT_PACKAGES="musl-tools crystal golang-go python3-venv gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libcgi-pm-perl curl unzip"
 ARCH=${ARCH:-$(uname -m)}
 BIN=${BIN:-bin}
 LAMBDA_GLIBC=2.34
@@ -81,8 +82,9 @@ build_go() {
     local src=$1 out=$2 goarch
     command -v go >/dev/null || die "go not found (apt-get install golang-go)"
     case "$ARCH" in x86_64) goarch=amd64 ;; aarch64) goarch=arm64 ;; esac
-    (cd "$src" && CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOFLAGS=-mod=mod GOCACHE=${GOCACHE:-/tmp/exec-bridge-gocache} \
-        go build -trimpath -ldflags='-s -w' -o "$OLDPWD/$out" .)
+    case "$out" in /*) ;; *) out=$PWD/$out ;; esac
+    (cd "$src" && CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOCACHE=${GOCACHE:-/tmp/exec-bridge-gocache} \
+        go build -trimpath -ldflags='-s -w' -o "$out" .)
 }
 
 build_all() {
@@ -115,6 +117,7 @@ deps() {
     for pkg in $APT_PACKAGES; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $pkg"
     done
+    command -v npm >/dev/null || missing="$missing nodejs npm"  # keep a Node.js that is not Debian's
     if [ -n "$missing" ]; then
         echo "build.sh: installing$missing" >&2
         $sudo apt-get update -qq
@@ -122,6 +125,7 @@ deps() {
     fi
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+    npm install --no-audit --no-fund --legacy-peer-deps --loglevel=error
 }
 
 package() {
@@ -151,6 +155,8 @@ case "${1:-build}" in
         "$PYTHON" bench/run.py "${@:2}" ;;
     package)
         package ;;
+    check)
+        for file in "${@:2}"; do check_binary "$file"; echo "$file: ELF for $ARCH, loadable on Lambda"; done ;;
     *)
-        die "unknown command '$1' (deps, build, test, bench, package)" ;;
+        die "unknown command '$1' (deps, build, test, bench, package, check)" ;;
 esac

@@ -64,8 +64,8 @@ def entries(bin_dir: Path, wheel: Path) -> list[tuple[str, bytes, int]]:
             items.append((f"bin/{path.name}", path.read_bytes(), 0o755))
     with zipfile.ZipFile(wheel) as whl:
         for info in whl.infolist():
-            if info.is_dir() or ".dist-info/" in info.filename and not info.filename.endswith(("METADATA", "LICENSE")):
-                continue
+            if info.is_dir() or (".dist-info/" in info.filename and "LICENSE" not in info.filename.upper()):
+                continue  # of the wheel's metadata only its licence files travel
             items.append((info.filename, whl.read(info), 0o644))
     return sorted(items)
 

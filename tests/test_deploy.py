@@ -1,0 +1,265 @@
+"""The deployable package, proven with the real tools: osls (the open-source Serverless Framework),
+awslambdaric through the emulator on the unpacked artifact, serverless-offline, and arm64 under qemu."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+NODE_BIN = ROOT / "node_modules" / ".bin"
+ARTIFACT = ROOT / "dist" / "exec-bridge.zip"
+
+# function name -> (event, check of the response)
+EXPECTED = {
+    "hello": ({"a": 1}, lambda r: r["message"] == "Hello from C" and r["eventBytes"] == 7),
+    "echo_body": ({"body": {"x": [1, "it's"]}}, lambda r: r == {"x": [1, "it's"]}),
+    "runtime_hello": ({"k": 1}, lambda r: r == {"message": "Hello from Crystal", "event": {"k": 1}}),
+    "runtime_go": ({"k": 2}, lambda r: r["event"] == {"k": 2} and r["handler"] == "main.handle"),
+    "runtime_shell": ({"k": 3}, lambda r: r == {"handler": "runtime_shell", "echo": {"k": 3}}),
+}
+
+
+def tool_env(**extra: str) -> dict[str, str]:
+    """Node tools run `python3` from $VIRTUAL_ENV/bin: the project's venv, with its packages."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("BRIDGE_")}
+    env.update(extra, VIRTUAL_ENV=str(Path(sys.executable).parent.parent))
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    return env
+
+
+@pytest.fixture(scope="session")
+def packaged(project_binaries) -> dict:
+    """./build.sh package, then `osls package`: the framework's state and the generated template."""
+    if not (NODE_BIN / "osls").exists():
+        pytest.fail("osls is not installed: run ./build.sh deps (npm install)")
+    subprocess.run([str(ROOT / "build.sh"), "package"], check=True, capture_output=True)
+    done = subprocess.run([str(NODE_BIN / "osls"), "package"], cwd=ROOT, capture_output=True, text=True,
+                          env=tool_env(), timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    state = json.loads((ROOT / ".serverless" / "serverless-state.json").read_text())
+    template = json.loads((ROOT / ".serverless" / "cloudformation-template-update-stack.json").read_text())
+    return {"output": done.stdout + done.stderr, "state": state, "template": template}
+
+
+def lambda_functions(template: dict) -> dict[str, dict]:
+    found = {}
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Lambda::Function":
+            props = resource["Properties"]
+            found[props["FunctionName"].split("-")[-1]] = props
+    return found
+
+
+def test_osls_package_is_clean(packaged):
+    output = packaged["output"].lower()
+    assert "service packaged" in output
+    assert "warning" not in output and "deprecat" not in output, packaged["output"]
+
+
+def test_template_has_every_function_configured(packaged):
+    functions = lambda_functions(packaged["template"])
+    assert set(functions) == set(EXPECTED)
+    for name, props in functions.items():
+        assert props["Handler"] == "handler.handler" and props["Runtime"] == "python3.12"
+        assert props["Architectures"] == ["x86_64"]
+        assert props["Environment"]["Variables"]["BRIDGE_BINARY"] == f"bin/{name}"
+        assert props["MemorySize"] >= 256 and props["Timeout"] >= 10
+
+
+def test_artifact_holds_exactly_what_lambda_needs(packaged):
+    state = packaged["state"]
+    assert state["package"]["artifact"] == ARTIFACT.name  # what the framework uploads...
+    configured = state["service"]["initialServerlessConfig"]["package"]["artifact"]
+    assert (ROOT / configured).resolve() == ARTIFACT.resolve()  # ...is the zip build.sh wrote
+    for props in lambda_functions(packaged["template"]).values():
+        assert props["Code"]["S3Key"].endswith(f"/{ARTIFACT.name}")
+    with zipfile.ZipFile(ARTIFACT) as zf:
+        names = zf.namelist()
+        modes = {info.filename: info.external_attr >> 16 for info in zf.infolist()}
+    assert names == sorted(names)
+    tops = {name.split("/")[0] for name in names}
+    assert tops == {"handler.py", "bridge", "bin", "orjson", "orjson-3.11.5.dist-info"}
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert sorted(n for n in names if n.startswith("bin/")) == sorted(f"bin/{f}" for f in EXPECTED)
+    for name in names:
+        if name.startswith("bin/"):
+            assert stat.S_IMODE(modes[name]) == 0o755, name
+    assert any(n.startswith("orjson/orjson.cpython-312-x86_64") for n in names)
+
+
+def test_package_is_reproducible(packaged):
+    first = ARTIFACT.read_bytes()
+    os.utime(ROOT / "handler.py")  # a new mtime must not change the bytes
+    subprocess.run([str(ROOT / "build.sh"), "package"], check=True, capture_output=True)
+    assert ARTIFACT.read_bytes() == first
+
+
+def unpack(zip_path: Path, into: Path) -> Path:
+    """As Lambda does: `unzip` (which keeps modes) into a directory that is then read-only."""
+    into.mkdir()
+    subprocess.run(["unzip", "-q", str(zip_path), "-d", str(into)], check=True)
+    for path in [into, *into.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    return into
+
+
+def run_function(task: Path, props: dict, event: object, scratch: Path) -> tuple[dict, str]:
+    """The function as Lambda runs it: awslambdaric with its Handler and Environment, via the emulator."""
+    env = tool_env(HOME=str(scratch), TMPDIR=str(scratch), **props["Environment"]["Variables"])
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    done = subprocess.run([sys.executable, "-m", "bridge.emulator", "--handler", props["Handler"]],
+                          input=json.dumps(event).encode(), cwd=task, env=env, capture_output=True, timeout=120)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines, done.stderr.decode()
+    return lines[0], done.stderr.decode()
+
+
+def make_writable(path: Path) -> None:
+    for item in [path, *path.rglob("*")]:
+        item.chmod(item.stat().st_mode | 0o200)
+
+
+def test_every_function_runs_from_the_read_only_artifact(packaged, tmp_path):
+    task = unpack(ARTIFACT, tmp_path / "task")
+    try:
+        for name, props in lambda_functions(packaged["template"]).items():
+            event, check = EXPECTED[name]
+            scratch = tmp_path / f"tmp-{name}"
+            scratch.mkdir()
+            line, log = run_function(task, props, event, scratch)
+            assert "response" in line, (name, line, log)
+            assert check(line["response"]), (name, line["response"])
+    finally:
+        make_writable(task)
+
+
+def test_lost_exec_bits_fall_back_to_a_tmp_copy(packaged, tmp_path):
+    stripped = tmp_path / "stripped.zip"
+    with zipfile.ZipFile(ARTIFACT) as source, zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            info.external_attr = (0o100644 << 16) if info.filename.startswith("bin/") else info.external_attr
+            target.writestr(info, source.read(info))
+    task = unpack(stripped, tmp_path / "task")
+    try:
+        assert not os.access(task / "bin" / "hello", os.X_OK)
+        props = lambda_functions(packaged["template"])["hello"]
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        line, log = run_function(task, props, {"a": 1}, scratch)
+        assert EXPECTED["hello"][1](line["response"])
+        assert "is not executable" in log and "running a copy" in log
+    finally:
+        make_writable(task)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
+    limit = time.monotonic() + seconds
+    while time.monotonic() < limit:
+        if process.poll() is not None:
+            raise AssertionError(f"serverless-offline exited: {process.stdout.read().decode()}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError("serverless-offline did not start listening")
+
+
+def test_serverless_offline_serves_the_functions(packaged, tmp_path):
+    http_port, lambda_port = free_port(), free_port()
+    offline = subprocess.Popen(
+        [str(NODE_BIN / "osls"), "offline", "start", "--host", "127.0.0.1", "--httpPort", str(http_port),
+         "--lambdaPort", str(lambda_port), "--noPrependStageInUrl"],
+        cwd=ROOT, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        wait_for_port(http_port, offline)
+        request = urllib.request.Request(f"http://127.0.0.1:{http_port}/test", method="POST",
+                                         data=json.dumps({"greeting": "it's \"offline\""}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert json.loads(response.read()) == {"greeting": "it's \"offline\""}
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/hello", timeout=60) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("application/json")
+            assert json.loads(response.read())["message"] == "Hello from C"
+    finally:
+        os.killpg(offline.pid, 15)
+        offline.wait(timeout=30)
+        shutil.rmtree(ROOT / ".serverless-offline", ignore_errors=True)  # where it unpacked the artifact
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_osls_invoke_local(packaged, name):
+    event, check = EXPECTED[name]
+    done = subprocess.run([str(NODE_BIN / "osls"), "invoke", "local", "-f", name, "--data", json.dumps(event)],
+                          cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    start = done.stdout.index("{")
+    assert check(json.loads(done.stdout[start:])), done.stdout
+
+
+# arm64: cross-built C and Go, run through the bridge under qemu-user-static.
+
+
+@pytest.fixture(scope="session")
+def arm64_binaries(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bin-aarch64")
+    env = dict(os.environ, ARCH="aarch64", BIN=str(out), FUNCTIONS="hello runtime_go")
+    subprocess.run([str(ROOT / "build.sh")], env=env, check=True, capture_output=True)
+    return out
+
+
+@pytest.mark.parametrize("name, mode", [("hello", "oneshot"), ("runtime_go", "runtime-api")])
+def test_arm64_builds_run_under_qemu(arm64_binaries, make_bridge, name, mode):
+    qemu = shutil.which("qemu-aarch64-static") or pytest.fail("qemu-user-static is not installed")
+    binary = arm64_binaries / name
+    header = binary.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183  # EM_AARCH64
+    from conftest import invoke
+
+    bridge = make_bridge(str(binary), binary=qemu, mode=mode)
+    result = invoke(bridge, {"arch": "arm64"})
+    if name == "hello":
+        assert result["message"] == "Hello from C"
+    else:
+        assert result["event"] == {"arch": "arm64"}
+
+
+def test_crystal_on_arm64_is_refused_clearly(tmp_path):
+    env = dict(os.environ, ARCH="aarch64", BIN=str(tmp_path), FUNCTIONS="echo_body")
+    done = subprocess.run([str(ROOT / "build.sh")], env=env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "Crystal cannot cross-compile" in done.stderr
+
+
+def test_binary_checks_before_packing(tmp_path, project_binaries):
+    dynamic = tmp_path / "dynamic"
+    (tmp_path / "dynamic.c").write_text("int main(void) { return 0; }\n")
+    subprocess.run(["gcc", "-o", str(dynamic), str(tmp_path / "dynamic.c")], check=True)
+    check = [str(ROOT / "build.sh"), "check"]
+    refused = subprocess.run([*check, str(dynamic)], capture_output=True, text=True)
+    assert refused.returncode != 0 and "dynamically linked" in refused.stderr and "statically" in refused.stderr
+    allowed = subprocess.run([*check, str(dynamic)], capture_output=True, text=True,
+                             env=dict(os.environ, ALLOW_DYNAMIC="1"))
+    assert allowed.returncode == 0, allowed.stderr  # needs nothing past GLIBC_2.34
+    wrong = subprocess.run([*check, str(project_binaries / "hello")], capture_output=True, text=True,
+                           env=dict(os.environ, ARCH="aarch64"))
+    assert wrong.returncode != 0 and "not aarch64" in wrong.stderr
