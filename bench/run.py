@@ -46,15 +46,12 @@ def api_gateway_event(size: int) -> dict:
                            "identity": {"sourceIp": "203.0.113.9"}, "requestTimeEpoch": 1700000000000},
         "body": "", "isBase64Encoded": False,
     }
-    base = len(json.dumps(event))
     item = {"sku": "SKU-000000", "qty": 3, "price": 12.5, "note": "ünïcödé and \"quotes\""}
-    items, body = [], ""
-    while True:
-        body = json.dumps({"orderId": 42, "items": items})
-        if base + len(json.dumps(body)) >= size:
-            break
-        items.append(dict(item, sku=f"SKU-{len(items):06d}"))
-    event["body"] = body
+    # Size it arithmetically: each item costs the same once encoded twice (into the body, then the event).
+    per_item = len(json.dumps(json.dumps(item) + ", ")) - 2
+    count = max(0, (size - len(json.dumps(event))) // per_item)
+    items = [dict(item, sku=f"SKU-{n:06d}") for n in range(count)]
+    event["body"] = json.dumps({"orderId": 42, "items": items})
     return event
 
 
