@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -185,7 +184,33 @@ def ratio(value: tuple[float, float], floor: float, json_median: float) -> str:
     return f"{value[0] / floor:.2f}× F, {value[0] / (floor + json_median):.2f}× (F+J)"
 
 
-def _median_wall(argv: list[str], env: dict, runs: int = 15) -> float:
+def hello_vs_subprocess(rounds: int = 2000) -> list[str]:
+    """The shipped C ``hello`` at 1 KB: exec-bridge oneshot against plain subprocess.run + JSON."""
+    hello = ROOT / "bin" / "hello"
+    event = api_gateway_event(SIZES["1 KB"])
+    context = LocalContext(timeout_s=900)
+    bridge = bridge_for(hello, http="off")
+
+    def plain() -> object:
+        done = subprocess.run([str(hello)], input=codec.dumps(event), capture_output=True, check=True)
+        return codec.loads(done.stdout)
+
+    try:
+        ours, theirs = [], []
+        for _ in range(BLOCKS):
+            ours += time_block(invoking(bridge, event, context), rounds // BLOCKS)
+            theirs += time_block(plain, rounds // BLOCKS)
+    finally:
+        bridge.close()
+    (ours_median, ours_p99), (theirs_median, theirs_p99) = percentiles(ours), percentiles(theirs)
+    return [
+        "| `bin/hello`, 1 KB event, in-process | median µs | p99 µs |", "|---|---:|---:|",
+        f"| exec-bridge oneshot | {ours_median:,.1f} | {ours_p99:,.1f} |",
+        f"| `subprocess.run` + {codec.BACKEND} | {theirs_median:,.1f} | {theirs_p99:,.1f} |",
+    ]
+
+
+def _median_wall(argv: list[str], env: dict, runs: int = 31) -> float:
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -194,53 +219,63 @@ def _median_wall(argv: list[str], env: dict, runs: int = 15) -> float:
     return statistics.median(samples)
 
 
-def cold_start(echo: Path) -> list[str]:
-    env = dict(os.environ, BRIDGE_BINARY=str(echo), PYTHONDONTWRITEBYTECODE="1")
+def cold_start(echo: Path, scratch: Path) -> list[str]:
+    """Wall-clock start-up, without a bytecode cache (as on Lambda: the zip has no __pycache__ and
+    /var/task is read-only, so every cold start compiles) and with a warm one."""
+    base = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    base.update(BRIDGE_BINARY=str(echo))
+    variants = {"no bytecode cache (Lambda)": dict(base, PYTHONDONTWRITEBYTECODE="1"),
+                "warm bytecode cache": dict(base, PYTHONPYCACHEPREFIX=str(scratch / "pycache"))}
     python = [sys.executable]
-    bare = _median_wall([*python, "-c", "pass"], env)
-    imported = _median_wall([*python, "-c", "import handler"], env)
-    first = _median_wall([*python, "-c", "import handler; from bridge.context import LocalContext; "
-                          "handler.handler({'a': 1}, LocalContext())"], env)
-    trace = subprocess.run([*python, "-X", "importtime", "-c", "import handler"], env=env, cwd=ROOT,
-                           capture_output=True, text=True, check=True).stderr
-    own = {}
-    for row in trace.splitlines():
-        parts = row.split("|")
-        if len(parts) == 3 and parts[2].strip() in ("handler", "orjson"):
-            own[parts[2].strip()] = int(parts[1]) / 1000
-    return [
-        "| cold start | ms |", "|---|---:|",
-        f"| bare `python -c pass` (wall, median of 15) | {bare:.1f} |",
-        f"| `python -c 'import handler'` (wall) | {imported:.1f} |",
-        f"| **`import handler` adds** | **{imported - bare:.1f}** |",
-        f"| of which `import orjson` (-X importtime, cumulative) | {own.get('orjson', 0):.1f} |",
-        f"| `handler` module in all (-X importtime, cumulative) | {own.get('handler', 0):.1f} |",
-        f"| import + first invocation (wall) | {first:.1f} |",
-        f"| **first invocation adds** | **{first - imported:.1f}** |",
-    ]
+    first_call = ("import handler; from bridge.context import LocalContext; "
+                  "handler.handler({'a': 1}, LocalContext())")
+    rows = ["| cold start, ms (wall, median of 31) | " + " | ".join(variants) + " |", "|---|---:|---:|"]
+    results = {}
+    for name, env in variants.items():
+        subprocess.run([*python, "-c", "import handler"], env=env, cwd=ROOT, check=True)  # warms the cache
+        bare = _median_wall([*python, "-c", "pass"], env)
+        imported = _median_wall([*python, "-c", "import handler"], env)
+        orjson_only = _median_wall([*python, "-c", "import orjson"], env)
+        first = _median_wall([*python, "-c", first_call], env)
+        results[name] = (bare, imported - bare, orjson_only - bare, first - imported)
+    labels = ["bare `python -c pass`", "**`import handler` adds**", "of which `import orjson` alone",
+              "first invocation adds (1 KB, oneshot)"]
+    for i, label in enumerate(labels):
+        rows.append(f"| {label} | " + " | ".join(f"{results[n][i]:.1f}" for n in variants) + " |")
+    return rows
+
+
+PEAK = ("import atexit, sys; atexit.register(lambda: sys.stderr.write(next(l for l in open('/proc/self/status') "
+        "if l.startswith('VmHWM')))); ")
 
 
 def peak_rss(echo: Path, scratch: Path) -> list[str]:
+    """Each case's own high-water mark (VmHWM: ru_maxrss would carry this parent's over exec)."""
     event_file = scratch / "event6.json"
     event_file.write_bytes(codec.dumps(api_gateway_event(SIZES["6 MB"])))
-    env = dict(os.environ, BRIDGE_BINARY=str(echo))
-    rows = ["| peak RSS (separate process) | MiB |", "|---|---:|"]
+    env = dict(os.environ, BRIDGE_BINARY=str(echo), BRIDGE_HTTP="off")
+    rows = ["| peak RSS (VmHWM of a separate process) | MiB |", "|---|---:|"]
     for label, code in [
-        ("import handler, load the 6 MB event", "import handler, sys; e = sys.stdin.buffer.read()"),
-        ("… and invoke oneshot on it", "import handler, sys; from bridge import codec; "
+        ("bare python", "pass"),
+        ("import handler", "import handler"),
+        ("import handler, read and parse the 6 MB event", "import handler, sys; from bridge import codec; "
+         "codec.loads(sys.stdin.buffer.read())"),
+        ("… and invoke oneshot on it (echoed back)", "import handler, sys; from bridge import codec; "
          "from bridge.context import LocalContext; handler.handler(codec.loads(sys.stdin.buffer.read()), "
          "LocalContext())"),
     ]:
         with open(event_file, "rb") as stdin:
-            child = subprocess.Popen([sys.executable, "-c", code], stdin=stdin, env=env, cwd=ROOT)
-            _, _, usage = os.wait4(child.pid, 0)
-        rows.append(f"| {label} | {usage.ru_maxrss / 1024:.1f} |")
+            done = subprocess.run([sys.executable, "-c", PEAK + code], stdin=stdin, env=env, cwd=ROOT,
+                                  capture_output=True, text=True, check=True)
+        kib = int(done.stderr.strip().splitlines()[-1].split()[1])
+        rows.append(f"| {label} | {kib / 1024:.1f} |")
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a fifth of the rounds (a smoke run)")
+    parser.add_argument("--skip-latency", action="store_true", help="only hello, cold start and memory")
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})  # children inherit it: parent and binary share one CPU
     with tempfile.TemporaryDirectory(prefix="exec-bridge-bench-") as tmp:
@@ -253,12 +288,14 @@ def main() -> None:
               "JSON bodies have). F is the C floor doing the same work (F1 for oneshot, F2 for persistent), J "
               "the JSON encode+decode no Python bridge avoids. Every case runs in 5 blocks interleaved with "
               "the others. The Node trick runs on this event, then on one whose body has no backslashes.\n")
-        latency_table(echo, floors, scratch, args.quick)
+        if not args.skip_latency:
+            latency_table(echo, floors, scratch, args.quick)
+            print()
+        print("\n".join(hello_vs_subprocess()))
         print()
-        print("\n".join(cold_start(echo)))
+        print("\n".join(cold_start(echo, scratch)))
         print()
         print("\n".join(peak_rss(echo, scratch)))
-        print(f"\nrusage of the whole run: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ class Child:
         if big_pipes:
             grow_pipe(in_w)
             grow_pipe(out_w)
+            grow_pipe(err_w)  # a long-lived binary may log this much between calls without blocking
         try:
             self.pid = os.posix_spawn(
                 argv[0],
