@@ -303,3 +303,19 @@ class Child:
     def close(self) -> None:
         """Release a finished child's pipes (kills it if it is somehow still running)."""
         self.kill()
+
+    def stop(self, grace: float = 1.0) -> None:
+        """An orderly end for a long-lived binary: SIGTERM to its group so it can clean up (remove its
+        temporary files), SIGKILL for what is left after ``grace`` seconds."""
+        if self.returncode is None:
+            try:
+                os.killpg(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            limit = time.monotonic() + grace
+            while self.returncode is None and time.monotonic() < limit:
+                if self._exited():
+                    self._reap()
+                else:
+                    time.sleep(0.005)
+        self.kill()

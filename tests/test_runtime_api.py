@@ -201,3 +201,13 @@ def test_server_answers_fast_on_loopback(server):
         assert response.status == 202
     connection.close()
     assert time.perf_counter() - started < 2.0  # 40 ms Nagle stalls would take 4 s
+
+
+def test_close_lets_the_runtime_clean_up(runtime, tmp_path, monkeypatch):
+    """An orderly close is SIGTERM first: the sh bootstrap's trap removes its temporary file."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    bridge = runtime("shell")
+    assert invoke(bridge, 1)["echo"] == 1
+    assert len(list(tmp_path.iterdir())) == 1  # the header file mktemp made
+    bridge.close()
+    assert list(tmp_path.iterdir()) == []

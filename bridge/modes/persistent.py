@@ -137,4 +137,6 @@ class Persistent:
         self.stdout.clear()
 
     def close(self) -> None:
+        if self.child is not None:
+            self.child.stop()  # an orderly end, unlike a fault's immediate kill
         self._discard()

@@ -174,4 +174,6 @@ class RuntimeApi:
             self.server = None
 
     def close(self) -> None:
+        if self.child is not None:
+            self.child.stop()  # an orderly end, unlike a fault's immediate kill
         self._discard()
