@@ -12,16 +12,16 @@ import time
 from . import codec
 
 
-def _plain(value: object) -> object:
+def plain(value: object) -> object:
     """The context's nested objects (ClientContext, CognitoIdentity use __slots__) as JSON-able data."""
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     names = getattr(value, "__slots__", None) or list(getattr(value, "__dict__", {}))
-    return {name: _plain(getattr(value, name, None)) for name in names if not name.startswith("_")}
+    return {name: plain(getattr(value, name, None)) for name in names if not name.startswith("_")}
 
 
 def new_request_id() -> str:
@@ -82,8 +82,8 @@ class Invocation:
             "memoryLimitInMB": getattr(c, "memory_limit_in_mb", None),
             "logGroupName": getattr(c, "log_group_name", None),
             "logStreamName": getattr(c, "log_stream_name", None),
-            "clientContext": _plain(getattr(c, "client_context", None)),
-            "identity": _plain(getattr(c, "identity", None)),
+            "clientContext": plain(getattr(c, "client_context", None)),
+            "identity": plain(getattr(c, "identity", None)),
         }
 
     def environ(self, base: dict[str, str]) -> dict[str, str]:

@@ -20,9 +20,9 @@ import sys
 
 from . import codec
 from .binary import Program, base_environment, check_format
+from .cli import lambda_error
 from .config import Config
 from .context import Invocation, LocalContext
-from .errors import BinaryError
 from .modes.runtime_api import RuntimeApi
 
 FUNCTION_DEFAULTS = {
@@ -81,13 +81,10 @@ def main(argv: list[str] | None = None) -> int:
             line: dict[str, object] = {"requestId": context.aws_request_id}
             try:
                 line["response"] = runtime.call(codec.dumps(event), Invocation(context, 0)).value
-            except BinaryError as exc:
+            except Exception as exc:  # the body the runtime posted, else the bridge's own failure
                 failed = True
-                posted = getattr(exc, "posted", None) or {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+                posted = getattr(exc, "posted", None) or lambda_error(exc)
                 line["initError" if getattr(exc, "during_init", False) else "error"] = posted
-            except Exception as exc:  # the bridge's own failures: timeout, crash, ...
-                failed = True
-                line["error"] = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
             sys.stdout.buffer.write(codec.dumps(line) + b"\n")
             sys.stdout.flush()
     finally:

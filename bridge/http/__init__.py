@@ -8,6 +8,8 @@ payload 2.0 too, and are told apart by their domain.
 
 from __future__ import annotations
 
+from .. import codec
+from ..errors import BinaryTimeout
 from . import alb, api_gateway_v1, api_gateway_v2, function_url
 from .common import Request, Response, check_proxy_response
 
@@ -30,8 +32,6 @@ def shape_output(fmt, event: dict, raw: bytes | bytearray, output_kind: str) -> 
     the output typed by what it is: JSON, UTF-8 text, or bytes (base64)."""
     body = bytes(raw)
     if output_kind == "json" and body.strip():
-        from .. import codec
-
         try:
             value = codec.loads(body)
         except codec.DecodeError:
@@ -51,8 +51,6 @@ def shape_value(fmt, event: dict, value: object) -> dict:
     """The proxy response for a result a protocol already decoded (an envelope, a runtime's answer)."""
     if isinstance(value, dict) and "statusCode" in value:
         return fmt.finish(event, check_proxy_response(value))
-    from .. import codec
-
     if isinstance(value, str):
         return fmt.response(event, Response(200, [("Content-Type", "text/plain; charset=utf-8")], value.encode()))
     return fmt.response(event, Response(200, [("Content-Type", "application/json")], codec.dumps(value)))
@@ -60,9 +58,6 @@ def shape_value(fmt, event: dict, value: object) -> dict:
 
 def error_response(exc: BaseException) -> Response:
     """``BRIDGE_HTTP_ERRORS=response``: a failed call as a 502 (504 for a timeout) with a JSON body."""
-    from .. import codec
-    from ..errors import BinaryTimeout
-
     status = 504 if isinstance(exc, BinaryTimeout) else 502
     body = codec.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)})
     return Response(status, [("Content-Type", "application/json")], body)

@@ -13,6 +13,7 @@ import os
 import time
 
 from .. import codec, logs
+from ..context import plain
 from ..errors import BinaryExitError, BinaryTimeout, OutputTooLarge, binary_error
 from ..failures import exit_error, timeout_error
 from ..logs import OutputLog
@@ -41,9 +42,9 @@ def runtime_headers(invocation: Invocation) -> dict[str, str]:
         "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
         "Lambda-Runtime-Trace-Id": invocation.trace_id,
     }
-    described = invocation.describe()
-    if described["clientContext"]:
-        headers["Lambda-Runtime-Client-Context"] = codec.dumps(described["clientContext"]).decode()
+    client_context = plain(getattr(context, "client_context", None))
+    if client_context:
+        headers["Lambda-Runtime-Client-Context"] = codec.dumps(client_context).decode()
     identity = getattr(context, "identity", None)
     identity_id = getattr(identity, "cognito_identity_id", None)
     pool_id = getattr(identity, "cognito_identity_pool_id", None)
