@@ -2,7 +2,7 @@
 # exec-bridge build entry point.
 #   ./build.sh deps       install the toolchains (apt) and a .venv with the Python packages
 #   ./build.sh            compile every src/<function>/ into a static bin/<function>
-#   ./build.sh test       build, then run the test suite (ruff + pytest)
+#   ./build.sh test       build, then run the test suite (ruff + mypy + pytest)
 #   ./build.sh bench      build, then run the benchmark (prints a Markdown table)
 #   ./build.sh package    build for serverless.yml's architecture, write dist/exec-bridge.zip
 #   ./build.sh check F... the checks every binary passes before it is packed
@@ -149,6 +149,7 @@ case "${1:-build}" in
     test)
         build_all
         "$PYTHON" -m ruff check .
+        "$PYTHON" -m mypy  # the seams declared in bridge/types.py hold (settings in pyproject.toml)
         "$PYTHON" -m pytest -q tests "${@:2}" ;;
     bench)
         build_all

@@ -30,8 +30,7 @@ def elf_machine(header: bytes) -> str | None:
     """The architecture an ELF header names, or None when the bytes are not an ELF header."""
     if len(header) < 20 or not header.startswith(ELF_MAGIC):
         return None
-    order = "little" if header[5] == 1 else "big"
-    code = int.from_bytes(header[18:20], order)
+    code = int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
     return _ELF_MACHINES.get(code, f"machine {code}")
 
 

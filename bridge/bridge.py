@@ -1,80 +1,70 @@
-"""The bridge as a whole: configured once per cold start, then invoked once per event."""
+"""The bridge as a whole: configured once per cold start, then invoked once per event.
+
+Per invocation (docs/architecture.md draws it): the event is recognised (an HTTP front door, or not),
+the mode runs the binary on it, and the reply becomes the handler's result; a failure is a typed
+error, or an HTTP error response when ``BRIDGE_HTTP_ERRORS=response``.
+"""
 
 from __future__ import annotations
 
 import importlib
 import os
 
-from . import binary, codec, logs, output
-from .config import Config
-from .context import Invocation
-from .errors import BinaryError, BridgeError, UnsupportedEvent
+from . import binary, logs
+from .config import Config, Http, HttpErrors, Stdin
+from .errors import BinaryError, BridgeError
+from .event import Event
+from .invocation import Invocation
+from .modes import mode_class
 
-# Imported on demand: runtime-api mode pulls in http.server, which a oneshot cold start can do without.
-MODES = {
-    "oneshot": ("oneshot", "Oneshot"),
-    "persistent": ("persistent", "Persistent"),
-    "runtime-api": ("runtime_api", "RuntimeApi"),
-    "cgi": ("cgi", "Cgi"),
-}
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .http import FrontDoor
+    from .types import LambdaContext
 
 
-def mode_class(name: str) -> type:
-    module, cls = MODES[name]
-    return getattr(importlib.import_module(f".modes.{module}", __package__), cls)
+def _no_front_door(value: object) -> None:
+    """HTTP handling is off: every event is just an event."""
+    return None
 
 
 class Bridge:
     """Runs the configured binary for each event and returns its result or raises a typed error."""
 
-    __slots__ = ("config", "program", "mode", "_http")
+    __slots__ = ("config", "program", "mode", "_front_door", "_shape")
 
     def __init__(self, config: Config) -> None:
         self.config = config
         path = binary.prepare(config.task_root, config.binary)
         self.program = binary.Program(path, config.args, binary.base_environment(os.environ))
         self.mode = mode_class(config.mode)(self.program, config)
-        needs_http = config.http == "auto" or config.stdin == "body" or config.mode == "cgi"
-        self._http = importlib.import_module(".http", __package__) if needs_http else None
+        http_only = self.mode.http_only
+        needs_http = config.http is Http.AUTO or config.stdin is Stdin.BODY or http_only
+        self._front_door: Callable[[object], FrontDoor | None] = _no_front_door
+        if needs_http:  # imported only when used: a plain oneshot cold start does without base64 and http
+            self._front_door = importlib.import_module(".http", __package__).front_door
+        self._shape = config.http is Http.AUTO or http_only
 
     @classmethod
     def from_environ(cls, task_root: str) -> Bridge:
         return cls(Config.from_environ(task_root))
 
-    def invoke(self, event: object, context: object) -> object:
-        """One Lambda invocation: ``event`` to the binary's stdin, its stdout back as the result (shaped
+    def invoke(self, value: object, context: LambdaContext) -> object:
+        """One Lambda invocation: the event to the binary's stdin, its stdout back as the result (shaped
         as the integration expects when the event came through an HTTP front door)."""
         invocation = Invocation(context, self.config.timeout_margin_ms)
-        fmt = self._http.detect(event) if self._http is not None else None
-        if fmt is None:
-            if self.config.mode == "cgi":
-                raise UnsupportedEvent("CGI mode serves HTTP events (API Gateway, ALB, Function URLs); "
-                                       "this event is none of them")
-            return self._result(self.mode.call(codec.dumps(event), invocation))
+        front = self._front_door(value)
         try:
-            return self._http_call(fmt, event, invocation)
+            invocation.require_time()
+            reply = self.mode.call(Event(value, front), invocation)
+            return reply.result(self.config.output, front if self._shape else None)
         except (BridgeError, BinaryError) as exc:
-            if self.config.http_errors != "response":
+            if front is None or self.config.http_errors is not HttpErrors.RESPONSE:
                 raise
             logs.warn(f"{type(exc).__name__}: {exc} (answered with an HTTP error: BRIDGE_HTTP_ERRORS=response)")
-            return fmt.response(event, self._http.error_response(exc))
-
-    def _http_call(self, fmt, event: dict, invocation: Invocation) -> object:
-        config = self.config
-        if config.mode == "cgi":
-            return fmt.response(event, self.mode.serve(fmt.request(event), invocation))
-        payload = fmt.request(event).body if config.stdin == "body" else codec.dumps(event)
-        reply = self.mode.call(payload, invocation)
-        if config.http != "auto":
-            return self._result(reply)
-        if type(reply) is output.Decoded:
-            return self._http.shape_value(fmt, event, reply.value)
-        return self._http.shape_output(fmt, event, reply, config.output)
-
-    def _result(self, reply: object) -> object:
-        if type(reply) is output.Decoded:
-            return reply.value
-        return output.decode(reply, self.config.output)
+            return front.error(exc)
 
     def close(self) -> None:
         self.mode.close()

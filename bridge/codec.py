@@ -15,7 +15,7 @@ try:
         raise ImportError("BRIDGE_JSON=stdlib")
     import orjson as _orjson
 except ImportError:
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]  # the module or nothing
 
 BACKEND = "orjson" if _orjson is not None else "json"
 

@@ -1,18 +1,23 @@
-"""Configuration: the ``BRIDGE_*`` environment variables, read once per cold start, validated, frozen.
+"""Configuration: the ``BRIDGE_*`` environment variables, read once per cold start into enums, frozen.
 
-Every variable, its default and its meaning is listed in the README; a bad value fails the init
-phase with ``BridgeConfigError`` naming the variable, rather than failing later, per call.
+Each setting is named after its variable (``BRIDGE_HTTP_ERRORS`` is ``config.http_errors``) and each
+choice is an enum documented where it is declared. A bad value fails the init phase with
+``BridgeConfigError`` naming the variable, rather than failing later, per call. The README lists them all.
 """
 
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 
 from .errors import BridgeConfigError
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: collections.abc costs ~3 ms of cold start
+if TYPE_CHECKING:  # annotations only: collections.abc and typing cost cold-start time
     from collections.abc import Mapping
+    from typing import TypeVar
+
+    E = TypeVar("E", bound=StrEnum)
 
 LAMBDA_MAX_PAYLOAD = 6 * 1024 * 1024
 
@@ -20,11 +25,58 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
 
-def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = env.get(name, "").strip().lower() or default
-    if value not in allowed:
-        raise BridgeConfigError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
-    return value
+class Mode(StrEnum):
+    """``BRIDGE_MODE``: how the binary runs."""
+
+    ONESHOT = "oneshot"  # a fresh process per invocation: the event on stdin, the reply all of stdout
+    PERSISTENT = "persistent"  # one long-lived process, one framed message per invocation
+    RUNTIME_API = "runtime-api"  # a custom-runtime bootstrap, served the Lambda Runtime API on loopback
+    CGI = "cgi"  # a CGI program (RFC 3875) serves HTTP events, a process per request
+
+
+class Framing(StrEnum):
+    """``BRIDGE_FRAMING``: how persistent mode tells one message from the next."""
+
+    LINES = "lines"  # one JSON line in, one line out
+    ENVELOPE = "envelope"  # {"id","context","event"} in, {"id","result"} or {"id","error"} out
+
+
+class Output(StrEnum):
+    """``BRIDGE_OUTPUT``: what the binary's stdout is."""
+
+    JSON = "json"  # one JSON document, returned as the Python value (empty: null)
+    TEXT = "text"  # UTF-8 text, returned as a string
+
+
+class Http(StrEnum):
+    """``BRIDGE_HTTP``: whether replies to HTTP events are shaped as their integration's response."""
+
+    AUTO = "auto"  # API Gateway, ALB and Function URL events get a proxy response
+    OFF = "off"  # replies are returned as for any event
+
+
+class HttpErrors(StrEnum):
+    """``BRIDGE_HTTP_ERRORS``: what a failed call answers to an HTTP event."""
+
+    LAMBDA = "lambda"  # a typed Lambda error, as for any event
+    RESPONSE = "response"  # a 502 (504 on timeout) with a JSON body
+
+
+class Stdin(StrEnum):
+    """``BRIDGE_STDIN``: what the binary reads on stdin."""
+
+    EVENT = "event"  # the whole event as JSON
+    BODY = "body"  # for HTTP events, the request body (base64-decoded); the event otherwise
+
+
+def _choice(env: Mapping[str, str], name: str, default: E) -> E:
+    kind = type(default)
+    value = env.get(name, "").strip().lower() or default.value
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise BridgeConfigError(f"{name}={value!r}: expected one of {allowed}") from None
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -79,6 +131,19 @@ class Config:
         "http_errors",
         "stdin",
     )
+    task_root: str
+    binary: str  # BRIDGE_BINARY, as given ('' when unset)
+    args: tuple[str, ...]
+    mode: Mode
+    framing: Framing
+    handler: str  # BRIDGE_HANDLER: runtime-api mode's _HANDLER ('' for the binary's name)
+    timeout_margin_ms: int
+    max_output_bytes: int  # the reply's bytes, framing excluded
+    output: Output
+    stderr_is_error: bool
+    http: Http
+    http_errors: HttpErrors
+    stdin: Stdin
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -105,14 +170,14 @@ class Config:
             task_root=os.path.abspath(task_root),
             binary=env.get("BRIDGE_BINARY", "").strip(),
             args=_arguments(env),
-            mode=_choice(env, "BRIDGE_MODE", "oneshot", ("oneshot", "persistent", "runtime-api", "cgi")),
-            framing=_choice(env, "BRIDGE_FRAMING", "lines", ("lines", "envelope")),
+            mode=_choice(env, "BRIDGE_MODE", Mode.ONESHOT),
+            framing=_choice(env, "BRIDGE_FRAMING", Framing.LINES),
             handler=env.get("BRIDGE_HANDLER", "").strip(),
             timeout_margin_ms=_integer(env, "BRIDGE_TIMEOUT_MARGIN_MS", 500, 0),
             max_output_bytes=_integer(env, "BRIDGE_MAX_OUTPUT_BYTES", LAMBDA_MAX_PAYLOAD, 1),
-            output=_choice(env, "BRIDGE_OUTPUT", "json", ("json", "text")),
+            output=_choice(env, "BRIDGE_OUTPUT", Output.JSON),
             stderr_is_error=_flag(env, "BRIDGE_STDERR_IS_ERROR"),
-            http=_choice(env, "BRIDGE_HTTP", "auto", ("auto", "off")),
-            http_errors=_choice(env, "BRIDGE_HTTP_ERRORS", "lambda", ("lambda", "response")),
-            stdin=_choice(env, "BRIDGE_STDIN", "event", ("event", "body")),
+            http=_choice(env, "BRIDGE_HTTP", Http.AUTO),
+            http_errors=_choice(env, "BRIDGE_HTTP_ERRORS", HttpErrors.LAMBDA),
+            stdin=_choice(env, "BRIDGE_STDIN", Stdin.EVENT),
         )

@@ -1,15 +1,13 @@
-"""The invocation as the binary sees it: request id, deadline, trace id and the whole Lambda context.
+"""The Lambda context object: a stand-in for runs outside Lambda, and its parts as plain data.
 
-``Invocation`` is computed once per call from the runtime's context object; ``LocalContext`` stands in
-for that object when the handler runs outside Lambda (the CLI, the tests, the emulator).
+``LocalContext`` has the attributes of the runtime's context (the CLI, the tests and the emulator pass
+it to ``handler``); ``plain`` turns the runtime's nested context objects into JSON-able data.
 """
 
 from __future__ import annotations
 
 import os
 import time
-
-from . import codec
 
 
 def plain(value: object) -> object:
@@ -34,67 +32,6 @@ def new_trace_id() -> str:
     """An X-Ray trace header, fresh per call, for runs outside Lambda."""
     h = os.urandom(20).hex()
     return f"Root=1-{int(time.time()):08x}-{h[:24]};Parent={h[24:40]};Sampled=0"
-
-
-class Invocation:
-    """One call: when it must end and what the binary is told about it."""
-
-    __slots__ = ("context", "request_id", "deadline", "deadline_ms", "started", "_trace_id")
-
-    def __init__(self, context: object, margin_ms: int) -> None:
-        self.context = context
-        self.started = time.monotonic()
-        remaining_ms = context.get_remaining_time_in_millis()
-        self.deadline_ms = int(time.time() * 1000) + remaining_ms
-        self.deadline = self.started + (remaining_ms - margin_ms) / 1000.0
-        self.request_id = getattr(context, "aws_request_id", None) or new_request_id()
-        self._trace_id = None
-
-    @property
-    def function_arn(self) -> str:
-        return getattr(self.context, "invoked_function_arn", None) or ""
-
-    @property
-    def trace_id(self) -> str:
-        """The runtime sets _X_AMZN_TRACE_ID per invocation; outside Lambda a fresh one is made (lazily:
-        a persistent binary with line framing never sees it)."""
-        if self._trace_id is None:
-            self._trace_id = os.environ.get("_X_AMZN_TRACE_ID") or new_trace_id()
-        return self._trace_id
-
-    def time_left(self) -> float:
-        """Seconds until the binary must be stopped."""
-        return self.deadline - time.monotonic()
-
-    def elapsed_ms(self) -> int:
-        return int((time.monotonic() - self.started) * 1000)
-
-    def describe(self) -> dict:
-        """The whole context as data: the envelope's ``context`` and ``LAMBDA_INVOCATION_CONTEXT``."""
-        c = self.context
-        return {
-            "requestId": self.request_id,
-            "deadlineMs": self.deadline_ms,
-            "invokedFunctionArn": self.function_arn,
-            "traceId": self.trace_id,
-            "functionName": getattr(c, "function_name", None),
-            "functionVersion": getattr(c, "function_version", None),
-            "memoryLimitInMB": getattr(c, "memory_limit_in_mb", None),
-            "logGroupName": getattr(c, "log_group_name", None),
-            "logStreamName": getattr(c, "log_stream_name", None),
-            "clientContext": plain(getattr(c, "client_context", None)),
-            "identity": plain(getattr(c, "identity", None)),
-        }
-
-    def environ(self, base: dict[str, str]) -> dict[str, str]:
-        """The binary's environment for this call: the function's plus the invocation's."""
-        env = dict(base)
-        env["LAMBDA_REQUEST_ID"] = self.request_id
-        env["LAMBDA_DEADLINE_MS"] = str(self.deadline_ms)
-        env["LAMBDA_FUNCTION_ARN"] = self.function_arn
-        env["_X_AMZN_TRACE_ID"] = self.trace_id
-        env["LAMBDA_INVOCATION_CONTEXT"] = codec.dumps(self.describe()).decode()
-        return env
 
 
 class LocalContext:

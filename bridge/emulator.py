@@ -1,9 +1,11 @@
 """A local Lambda: the Runtime API server driving any runtime client, Docker-free.
 
-    python -m bridge.emulator [--handler handler.handler] [--port N] [--timeout S] [-- COMMAND ...] < events
+    python -m bridge.emulator [--task-root DIR] [--handler handler.handler] [--port N] [--timeout S]
+                              [-- COMMAND ...] < events
 
 By default it runs the real AWS Python runtime client, ``python -m awslambdaric HANDLER``, which is
-what runs ``handler.handler`` on Lambda, in the current directory as the task root. Give a COMMAND
+what runs ``handler.handler`` on Lambda, in the task root (default: the current directory), e.g. an
+unzipped deployment package. It is a developer tool: the deployment package does not ship it. Give a COMMAND
 to drive another runtime (a custom ``bootstrap``) instead. Events come on stdin: one JSON document,
 or one per line. For each, one line on stdout:
 ``{"requestId": ..., "response": ...}`` or ``{"requestId": ..., "error": <the body the runtime posted>}``.
@@ -22,7 +24,9 @@ from . import codec
 from .binary import Program, base_environment, check_format
 from .cli import lambda_error
 from .config import Config
-from .context import Invocation, LocalContext
+from .context import LocalContext
+from .event import Event
+from .invocation import Invocation
 from .modes.runtime_api import RuntimeApi
 
 FUNCTION_DEFAULTS = {
@@ -45,6 +49,7 @@ def read_events(data: bytes) -> list[object]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bridge.emulator", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task-root", default=".", help="the function's directory (default: the current one)")
     parser.add_argument("--handler", default="handler.handler", help="the function's handler (default: %(default)s)")
     parser.add_argument("--port", type=int, default=0, help="the Runtime API port on 127.0.0.1 (default: any free)")
     parser.add_argument("--timeout", type=float, default=30.0, help="each invocation's timeout in seconds")
@@ -65,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     except codec.DecodeError as exc:
         print(f"the input is neither one JSON document nor one per line: {exc}", file=sys.stderr)
         return 2
-    task_root = os.getcwd()
+    task_root = os.path.abspath(args.task_root)
+    os.chdir(task_root)  # the runtime starts there, as on Lambda (posix_spawn cannot chdir for it)
     command = args.command or [sys.executable, "-m", "awslambdaric", args.handler]
     environ = base_environment(os.environ)
     for name, value in FUNCTION_DEFAULTS.items():
@@ -80,10 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             context = LocalContext(args.timeout)
             line: dict[str, object] = {"requestId": context.aws_request_id}
             try:
-                line["response"] = runtime.call(codec.dumps(event), Invocation(context, 0)).value
+                line["response"] = runtime.call(Event(event), Invocation(context, 0)).value
             except Exception as exc:  # the body the runtime posted, else the bridge's own failure
                 failed = True
-                posted = getattr(exc, "posted", None) or lambda_error(exc)
+                posted = getattr(exc, "document", None) or lambda_error(exc)
                 line["initError" if getattr(exc, "during_init", False) else "error"] = posted
             sys.stdout.buffer.write(codec.dumps(line) + b"\n")
             sys.stdout.flush()

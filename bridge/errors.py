@@ -1,11 +1,24 @@
-"""The bridge's typed errors.
+"""The bridge's typed errors, and how a failed run picks one.
 
 The python3 runtime reports ``type(exc).__name__`` as the Lambda ``errorType``, and Step Functions
-Retry/Catch match on it, so every failure the bridge raises has a stable class name. These names are
-part of the public contract (docs/protocol.md lists them); renaming one is a breaking change.
+Retry/Catch match on it, so every failure has a stable class name. These names are part of the public
+contract (docs/protocol.md lists them); renaming one is a breaking change.
+
+A binary picks its own errorType by writing, as its last non-empty stderr line (or in an envelope's
+``error``, or in a Runtime API error post), a JSON object with ``errorType`` and ``errorMessage``.
+Otherwise the error names the exit status or the signal and carries the tail of stderr, so a crash
+report is never empty.
 """
 
 from __future__ import annotations
+
+import signal
+
+from . import codec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .logs import StreamLog
 
 
 class BridgeError(Exception):
@@ -61,19 +74,103 @@ class UnsupportedEvent(BridgeError):
 
 
 class BinaryError(Exception):
-    """Base of errors whose type the binary chose itself (its JSON error line or error reply)."""
+    """Base of errors whose type the binary chose itself (its JSON error line or error reply).
+
+    ``document`` is the whole error object the binary reported (stackTrace and all), for the emulator;
+    ``during_init`` marks a runtime's init error.
+    """
+
+    document: dict | None = None
+    during_init = False
 
 
 _MAX_CACHED_TYPES = 256
 _binary_error_types: dict[str, type[BinaryError]] = {}
 
 
-def binary_error(error_type: str, message: str) -> BinaryError:
-    """An exception whose class name is exactly ``error_type``, so Lambda reports that errorType."""
+def _binary_error_class(error_type: str) -> type[BinaryError]:
+    """A class whose name is exactly ``error_type``, so Lambda reports that errorType."""
     cls = _binary_error_types.get(error_type)
     if cls is None:
         name = error_type.replace("\0", "") or "BinaryError"
         cls = type(name, (BinaryError,), {"__module__": __name__})
         if len(_binary_error_types) < _MAX_CACHED_TYPES:
             _binary_error_types[error_type] = cls
-    return cls(message)
+    return cls
+
+
+def binary_error(document: object, fallback_type: str = "") -> BinaryError | None:
+    """The error a binary reported as ``{"errorType": str, "errorMessage": str, ...}``, else None.
+
+    With a ``fallback_type`` (a Runtime API error post, which Lambda accepts in any shape) any
+    document is an error: a missing errorType is the fallback, a message that is not a string is
+    shown as JSON. Without one (a stderr line, an envelope) both fields must be strings.
+    """
+    if not isinstance(document, dict):
+        if not fallback_type:
+            return None
+        document = {"errorMessage": document if isinstance(document, str) else codec.dumps(document).decode()}
+    error_type, message = document.get("errorType"), document.get("errorMessage")
+    if not (isinstance(error_type, str) and error_type):
+        if not fallback_type:
+            return None
+        error_type = fallback_type
+    if not isinstance(message, str):
+        if not fallback_type:
+            return None
+        message = codec.dumps(message).decode()
+    error = _binary_error_class(error_type)(message)
+    error.document = document
+    return error
+
+
+_SIGNAL_HINTS: dict[int, str] = {
+    signal.SIGKILL: "killed: out of memory, or by another process",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "arithmetic error",
+    signal.SIGILL: "illegal instruction: built for another CPU?",
+}
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _error_line(log: StreamLog) -> BinaryError | None:
+    line = log.last_line
+    if not line.startswith(b"{"):
+        return None
+    try:
+        return binary_error(codec.loads(line))
+    except codec.DecodeError:
+        return None
+
+
+def _with_tail(message: str, log: StreamLog) -> str:
+    tail = log.tail()
+    return f"{message}; stderr (last {len(tail)} characters):\n{tail}" if tail else f"{message}; stderr was empty"
+
+
+def exit_error(returncode: int, log: StreamLog) -> Exception:
+    """The error for a binary that ended with ``returncode`` (negative: killed by that signal)."""
+    if returncode < 0:
+        number = -returncode
+        hint = _SIGNAL_HINTS.get(number)
+        text = f"the binary was killed by {signal_name(number)}" + (f" ({hint})" if hint else "")
+        return BinarySignalError(_with_tail(text, log))
+    return _error_line(log) or BinaryExitError(_with_tail(f"the binary exited with status {returncode}", log))
+
+
+def timeout_error(elapsed_ms: int, margin_ms: int, log: StreamLog) -> BinaryTimeout:
+    return BinaryTimeout(
+        _with_tail(
+            f"the binary ran for {elapsed_ms} ms and was killed {margin_ms} ms before the invocation's "
+            f"deadline (BRIDGE_TIMEOUT_MARGIN_MS)",
+            log,
+        )
+    )

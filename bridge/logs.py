@@ -1,4 +1,5 @@
-"""The function log: the binary's output lines and the bridge's own warnings.
+"""The function log: the binary's stderr (and a custom runtime's stdout) line by line, and the bridge's
+own warnings.
 
 Lambda sends whatever the python process writes to its stderr to CloudWatch, one log event per line.
 Lines are written straight to file descriptor 2 (no ``logging`` import: it costs cold-start time and
@@ -25,26 +26,27 @@ def warn(message: str) -> None:
     _write(b"[exec-bridge] WARNING " + message.replace("\n", " ").encode("utf-8", "replace") + b"\n")
 
 
-class OutputLog:
+class StreamLog:
     """Forwards one output stream of the binary to the function log, line by line, as it arrives.
 
     Each line is prefixed with the current request id. The last few KB and the last non-empty line
     are kept for error messages (a crash report carries the stderr tail; a JSON error line types it).
     """
 
-    __slots__ = ("_prefix", "_partial", "_tail", "_last_line", "bytes_seen")
+    __slots__ = ("stream", "_prefix", "_partial", "_tail", "_last_line", "bytes_seen")
 
-    def __init__(self, request_id: str = "", stream: str = "") -> None:
+    def __init__(self, stream: str, request_id: str = "") -> None:
+        self.stream = stream
         self._prefix = b""
         self._partial = b""
         self._tail = bytearray()
         self._last_line = b""
         self.bytes_seen = 0
-        self.start(request_id, stream)
+        self.start(request_id)
 
-    def start(self, request_id: str, stream: str = "") -> None:
+    def start(self, request_id: str) -> None:
         """Begin a new invocation: new prefix, fresh tail."""
-        label = f"{request_id} {stream}".strip()
+        label = f"{request_id} {self.stream}".strip()
         self._prefix = f"[{label}] ".encode() if label else b""
         self._tail.clear()
         self._last_line = b""

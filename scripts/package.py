@@ -2,9 +2,9 @@
 
     python scripts/package.py --bin DIR --out dist/exec-bridge.zip
 
-Holds handler.py, bridge/ (no __pycache__), every file of DIR as bin/* with mode 0755 recorded, and
-orjson unpacked from the manylinux wheel for the runtime's Python version and the architecture that
-serverless.yml names. Entries are sorted and timestamped 1980-01-01, so the zip is reproducible.
+Holds handler.py, bridge/ (no __pycache__, none of the DEVELOPER_TOOLS), every file of DIR as bin/* with
+mode 0755 recorded, and orjson unpacked from the manylinux wheel for the runtime's Python version and the
+architecture that serverless.yml names. Entries are sorted and timestamped 1980-01-01, so the zip is reproducible.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+# Run on a developer's machine, never on Lambda: the local CLI and the emulator.
+DEVELOPER_TOOLS = {"bridge/cli.py", "bridge/emulator.py"}
 WHEEL_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 
 
@@ -58,7 +60,9 @@ def entries(bin_dir: Path, wheel: Path) -> list[tuple[str, bytes, int]]:
     """(name in the zip, content, unix mode) for everything that goes in."""
     items = [("handler.py", (ROOT / "handler.py").read_bytes(), 0o644)]
     for path in sorted((ROOT / "bridge").rglob("*.py")):
-        items.append((path.relative_to(ROOT).as_posix(), path.read_bytes(), 0o644))
+        name = path.relative_to(ROOT).as_posix()
+        if name not in DEVELOPER_TOOLS:
+            items.append((name, path.read_bytes(), 0o644))
     for path in sorted(bin_dir.iterdir()):
         if path.is_file() and not path.name.startswith("."):
             items.append((f"bin/{path.name}", path.read_bytes(), 0o755))

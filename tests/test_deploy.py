@@ -119,8 +119,9 @@ def run_function(task: Path, props: dict, event: object, scratch: Path) -> tuple
     """The function as Lambda runs it: awslambdaric with its Handler and Environment, via the emulator."""
     env = tool_env(HOME=str(scratch), TMPDIR=str(scratch), **props["Environment"]["Variables"])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    done = subprocess.run([sys.executable, "-m", "bridge.emulator", "--handler", props["Handler"]],
-                          input=json.dumps(event).encode(), cwd=task, env=env, capture_output=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "bridge.emulator", "--task-root", str(task),
+                           "--handler", props["Handler"]],
+                          input=json.dumps(event).encode(), cwd=ROOT, env=env, capture_output=True, timeout=120)
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert lines, done.stderr.decode()
     return lines[0], done.stderr.decode()

@@ -13,7 +13,7 @@ from conftest import ROOT, invoke
 
 from bridge import errors
 from bridge.context import LocalContext
-from bridge.runtime_api import MAX_PAYLOAD, Invocation, RuntimeServer
+from bridge.runtime_server import MAX_PAYLOAD, Delivery, RuntimeServer
 
 # binary, arguments, the errorType it posts for the event "fail", where its answer holds the event
 RUNTIMES = {
@@ -159,7 +159,7 @@ def wait_done(pending, seconds=5.0):
 
 
 def test_server_status_codes(server):
-    pending = Invocation("req-1", b'{"a":1}', {"Lambda-Runtime-Aws-Request-Id": "req-1"})
+    pending = Delivery("req-1", b'{"a":1}', {"Lambda-Runtime-Aws-Request-Id": "req-1"})
     server.offer(pending)
     response, body = request(server, "GET", "/2018-06-01/runtime/invocation/next")
     assert response.status == 200 and body == b'{"a":1}'
@@ -176,7 +176,7 @@ def test_server_status_codes(server):
 
 
 def test_server_refuses_payloads_over_6_mb(server):
-    pending = Invocation("req-2", b"{}", {"Lambda-Runtime-Aws-Request-Id": "req-2"})
+    pending = Delivery("req-2", b"{}", {"Lambda-Runtime-Aws-Request-Id": "req-2"})
     server.offer(pending)
     request(server, "GET", "/2018-06-01/runtime/invocation/next")
     response, body = request(server, "POST", "/2018-06-01/runtime/invocation/req-2/response", b"x" * (MAX_PAYLOAD + 1))
@@ -192,7 +192,7 @@ def test_server_answers_fast_on_loopback(server):
     started = time.perf_counter()
     for n in range(50):
         request_id = f"r{n}"
-        server.offer(Invocation(request_id, b"{}", {"Lambda-Runtime-Aws-Request-Id": request_id}))
+        server.offer(Delivery(request_id, b"{}", {"Lambda-Runtime-Aws-Request-Id": request_id}))
         connection.request("GET", "/2018-06-01/runtime/invocation/next")
         connection.getresponse().read()
         connection.request("POST", f"/2018-06-01/runtime/invocation/{request_id}/response", body=b"{}")

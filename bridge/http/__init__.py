@@ -1,9 +1,7 @@
-"""HTTP front doors: which HTTP event format an event is, the request it carries, and the response
-its integration accepts.
+"""HTTP front doors: which HTTP event format an event is, and the response its integration accepts.
 
-One module per format, each answering "is this event mine?" (``matches``), "what request is it?"
-(``request``) and "how is my response shaped?" (``response``). The order matters: Function URLs use
-payload 2.0 too, and are told apart by their domain.
+One module per format (``types.EventFormat``: ``matches``, ``request``, ``response``, ``finish``).
+The order matters: Function URLs use payload 2.0 too, and are told apart by their domain.
 """
 
 from __future__ import annotations
@@ -13,12 +11,16 @@ from ..errors import BinaryTimeout
 from . import alb, api_gateway_v1, api_gateway_v2, function_url
 from .common import Request, Response, check_proxy_response
 
-FORMATS = (function_url, api_gateway_v2, alb, api_gateway_v1)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..types import EventFormat
 
-__all__ = ["FORMATS", "Request", "Response", "detect", "error_response", "shape_output", "shape_value"]
+FORMATS: tuple[EventFormat, ...] = (function_url, api_gateway_v2, alb, api_gateway_v1)
+
+__all__ = ["FORMATS", "FrontDoor", "Request", "Response", "detect", "error_response", "front_door"]
 
 
-def detect(event: object):
+def detect(event: object) -> EventFormat | None:
     """The format module for an HTTP event, or None for any other event."""
     if isinstance(event, dict):
         for fmt in FORMATS:
@@ -27,33 +29,62 @@ def detect(event: object):
     return None
 
 
-def shape_output(fmt, event: dict, raw: bytes | bytearray, output_kind: str) -> dict:
-    """The proxy response for the binary's stdout: its own proxy response (checked), or a 200 around
-    the output typed by what it is: JSON, UTF-8 text, or bytes (base64)."""
-    body = bytes(raw)
-    if output_kind == "json" and body.strip():
+def front_door(event: object) -> FrontDoor | None:
+    """The HTTP front door ``event`` came through, or None for any other event."""
+    fmt = detect(event)
+    if fmt is None or not isinstance(event, dict):
+        return None
+    return FrontDoor(fmt, event)
+
+
+class FrontDoor:
+    """An HTTP event's integration: the request it carries, and replies made into its response."""
+
+    __slots__ = ("format", "event", "_request")
+
+    def __init__(self, fmt: EventFormat, event: dict) -> None:
+        self.format = fmt
+        self.event = event
+        self._request: Request | None = None
+
+    def request(self) -> Request:
+        if self._request is None:
+            self._request = self.format.request(self.event)
+        return self._request
+
+    def output(self, raw: bytes | bytearray | memoryview, json_output: bool) -> dict:
+        """The binary's stdout: its own proxy response (checked), or a 200 around the output typed by
+        what it is: JSON (when ``json_output``), UTF-8 text, or bytes (base64)."""
+        body = bytes(raw)
+        if json_output and body.strip():
+            try:
+                value = codec.loads(body)
+            except codec.DecodeError:
+                pass
+            else:
+                if isinstance(value, dict) and "statusCode" in value:
+                    return self.format.finish(self.event, check_proxy_response(value))
+                return self.response(Response(200, [("Content-Type", "application/json")], body))
         try:
-            value = codec.loads(body)
-        except codec.DecodeError:
-            pass
-        else:
-            if isinstance(value, dict) and "statusCode" in value:
-                return fmt.finish(event, check_proxy_response(value))
-            return fmt.response(event, Response(200, [("Content-Type", "application/json")], body))
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return fmt.response(event, Response(200, [("Content-Type", "application/octet-stream")], body))
-    return fmt.response(event, Response(200, [("Content-Type", "text/plain; charset=utf-8")], body))
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return self.response(Response(200, [("Content-Type", "application/octet-stream")], body))
+        return self.response(Response(200, [("Content-Type", "text/plain; charset=utf-8")], body))
 
+    def value(self, value: object) -> dict:
+        """A result a protocol already decoded (an envelope's, a runtime's answer)."""
+        if isinstance(value, dict) and "statusCode" in value:
+            return self.format.finish(self.event, check_proxy_response(value))
+        if isinstance(value, str):
+            return self.response(Response(200, [("Content-Type", "text/plain; charset=utf-8")], value.encode()))
+        return self.response(Response(200, [("Content-Type", "application/json")], codec.dumps(value)))
 
-def shape_value(fmt, event: dict, value: object) -> dict:
-    """The proxy response for a result a protocol already decoded (an envelope, a runtime's answer)."""
-    if isinstance(value, dict) and "statusCode" in value:
-        return fmt.finish(event, check_proxy_response(value))
-    if isinstance(value, str):
-        return fmt.response(event, Response(200, [("Content-Type", "text/plain; charset=utf-8")], value.encode()))
-    return fmt.response(event, Response(200, [("Content-Type", "application/json")], codec.dumps(value)))
+    def response(self, reply: Response) -> dict:
+        return self.format.response(self.event, reply)
+
+    def error(self, exc: BaseException) -> dict:
+        """``BRIDGE_HTTP_ERRORS=response``: a failed call as a 502 (504 for a timeout) with a JSON body."""
+        return self.response(error_response(exc))
 
 
 def error_response(exc: BaseException) -> Response:

@@ -47,9 +47,6 @@ def response(event: dict, reply: Response) -> dict:
     return shaped
 
 
-
-
-
 def finish(event: dict, proxy: dict) -> dict:
     """A binary's own response: ALB needs a statusDescription; one is supplied when it is missing."""
     proxy.setdefault("statusDescription", f"{proxy['statusCode']} {reason(proxy['statusCode'])}".strip())

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from .. import logs
 from ..http.common import Request, Response
+from ..reply import HttpAnswer
 from .oneshot import Oneshot
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..context import Invocation
+    from ..binary import Program
+    from ..config import Config
+    from ..event import Event
+    from ..invocation import Invocation
 
 SERVER_SOFTWARE = "exec-bridge"
 
@@ -89,21 +93,23 @@ def parse_response(output: bytes) -> Response:
 
 
 class Cgi:
-    """The bridge calls ``serve`` for each HTTP event (and refuses other events in this mode)."""
+    """Serves HTTP events only: ``Event.request`` refuses any other with ``UnsupportedEvent``."""
 
+    http_only = True
     __slots__ = ("runner",)
 
-    def __init__(self, program, config) -> None:
+    def __init__(self, program: Program, config: Config) -> None:
         self.runner = Oneshot(program, config)
 
-    def serve(self, request: Request, invocation: Invocation) -> Response:
-        output = self.runner.call(request.body, invocation, meta_variables(request))
+    def call(self, event: Event, invocation: Invocation) -> HttpAnswer:
+        request = event.request()
+        output = self.runner.run(request.body, invocation, meta_variables(request))
         try:
-            return parse_response(bytes(output))
+            return HttpAnswer(parse_response(bytes(output)))
         except MalformedCgiResponse as exc:
             logs.warn(f"[{invocation.request_id}] malformed CGI response, answering 502: {exc}")
             body = b"502 Bad Gateway: malformed CGI response\n"
-            return Response(502, [("Content-Type", "text/plain; charset=utf-8")], body)
+            return HttpAnswer(Response(502, [("Content-Type", "text/plain; charset=utf-8")], body))
 
     def close(self) -> None:
         self.runner.close()

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from ..errors import BinaryStderrError, BinaryTimeout
-from ..failures import exit_error, timeout_error
-from ..logs import OutputLog
-from ..output import Collected, Storage
-from ..process import BIG_PIPE, DeadlineExceeded
+from ..capture import Collected, Storage
+from ..errors import BinaryStderrError, exit_error, timeout_error
+from ..logs import StreamLog
+from ..process import BIG_PIPE
+from ..pump import DeadlineExceeded
+from ..reply import Stdout
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..binary import Program
     from ..config import Config
-    from ..context import Invocation
+    from ..event import Event
+    from ..invocation import Invocation
 
 _SMALL = 1 << 16
 
 
 class Oneshot:
+    http_only = False
     __slots__ = ("program", "config", "storage")
 
     def __init__(self, program: Program, config: Config) -> None:
@@ -25,33 +28,35 @@ class Oneshot:
         self.config = config
         self.storage = Storage()  # reused by every call: a large reply's pages stay mapped
 
-    def call(self, payload: bytes, invocation: Invocation, extra_env: dict[str, str] | None = None) -> memoryview:
+    def call(self, event: Event, invocation: Invocation) -> Stdout:
+        return Stdout(self.run(event.stdin(self.config.stdin), invocation))
+
+    def run(self, payload: bytes, invocation: Invocation, extra_env: dict[str, str] | None = None) -> memoryview:
         """Run the binary once on ``payload``; its stdout, or a typed error. ``extra_env`` adds to the
-        invocation's environment (CGI mode's meta-variables)."""
+        invocation's environment (CGI mode's meta-variables). The view is valid until the next run."""
         config = self.config
-        if invocation.time_left() <= 0:
-            raise BinaryTimeout("no time left to start the binary (remaining time is below BRIDGE_TIMEOUT_MARGIN_MS)")
         big = len(payload) > _SMALL
         env = invocation.environ(self.program.environ)
         if extra_env:
             env.update(extra_env)
         child = self.program.start(env, big_pipes=big, small_input=not big)
         stdout = Collected(config.max_output_bytes, self.storage, BIG_PIPE if big else _SMALL)
-        stderr = OutputLog(invocation.request_id, "stderr")
+        stderr = StreamLog("stderr", invocation.request_id)
         try:
             child.pump(invocation.deadline, stdout, stderr, send=(payload,), close_stdin=True)
         except DeadlineExceeded:
             raise timeout_error(invocation.elapsed_ms(), config.timeout_margin_ms, stderr) from None
         finally:
             stderr.flush()
-            child.close()
+            child.kill()
         if child.returncode != 0:
+            assert child.returncode is not None
             raise exit_error(child.returncode, stderr)
         if config.stderr_is_error and stderr.bytes_seen:
             raise BinaryStderrError(
                 f"the binary exited 0 but wrote to stderr (BRIDGE_STDERR_IS_ERROR): {stderr.tail()}"
             )
-        return stdout.output()  # valid until the next call: the bridge decodes it at once
+        return stdout.output()
 
     def close(self) -> None:
         """Nothing outlives a call in this mode."""

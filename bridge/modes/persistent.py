@@ -9,97 +9,77 @@ timeout, broken framing, over-long reply) kills the process group; the next call
 from __future__ import annotations
 
 from .. import codec, logs
-from ..errors import BinaryExitError, BinaryProtocolError, BinarySignalError, BinaryTimeout, OutputTooLarge
-from ..failures import exit_error, timeout_error, typed_error
-from ..logs import OutputLog
-from ..output import Decoded, Line, Storage
-from ..process import BIG_PIPE, DeadlineExceeded
+from ..capture import Line, Storage
+from ..config import Framing
+from ..errors import BinaryExitError, BinaryProtocolError, BinarySignalError, binary_error, exit_error
+from ..process import BIG_PIPE
+from ..reply import Stdout, Value
+from .long_lived import LongLived
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..binary import Program
     from ..config import Config
-    from ..context import Invocation
+    from ..event import Event
+    from ..invocation import Invocation
     from ..process import Child
 
 
-class Persistent:
-    __slots__ = ("program", "config", "child", "stdout", "stderr", "_done", "_sequence", "_envelope")
-
+class Persistent(LongLived):
     def __init__(self, program: Program, config: Config) -> None:
-        self.program = program
-        self.config = config
-        self.child: Child | None = None
-        self.stdout = Line(config.max_output_bytes, Storage(BIG_PIPE), BIG_PIPE)
-        self.stderr = OutputLog()
-        self._done = self.stdout.complete
+        self.lines = Line(config.max_output_bytes, Storage(BIG_PIPE), BIG_PIPE)
+        super().__init__(program, config, self.lines)
         self._sequence = 0
-        self._envelope = config.framing == "envelope"
+        self._envelope = config.framing is Framing.ENVELOPE
 
-    def call(self, payload: bytes, invocation: Invocation) -> memoryview | Decoded:
+    def call(self, event: Event, invocation: Invocation) -> Stdout | Value:
         """Send one event to the running binary: its reply line, or the envelope's decoded result."""
-        if invocation.time_left() <= 0:
-            raise BinaryTimeout("no time left to call the binary (remaining time is below BRIDGE_TIMEOUT_MARGIN_MS)")
-        self.stderr.start(invocation.request_id, "stderr")
+        payload = event.stdin(self.config.stdin)
         if self._envelope:
             self._sequence += 1
             head = b'{"id":%d,"context":%b,"event":' % (self._sequence, codec.dumps(invocation.describe()))
-            message = (head, payload, b"}\n")
+            message: tuple[bytes, ...] = (head, payload, b"}\n")
         else:
             message = (payload, b"\n")
         child = self._exchange(message, invocation)
-        if not child.alive and not self.stdout.complete() and child.unread_input() == sum(map(len, message)):
+        if not child.alive and not self.lines.complete() and child.unread_input() == sum(map(len, message)):
             # It exited as the event arrived (between calls, in effect) without reading any of it:
             # nothing was processed, so a new process may safely take the event.
             logs.warn(f"the binary (pid {child.pid}) exited between calls with status {child.returncode} "
                       f"(as the event arrived, unread); restarting it")
             self._discard()
             child = self._exchange(message, invocation)
-        if not self.stdout.complete():
+        if not self.lines.complete():
             error = self._died_mid_call(child.returncode)
             self._discard()
             raise error
-        line = self.stdout.take()  # a view, valid until the next call moves past it
+        line = self.lines.take()  # a view, valid until the next call moves past it
         if self._envelope:
-            return Decoded(self._open_envelope(line))
-        return line
+            return Value(self._open_envelope(line))
+        return Stdout(line)
 
     def _exchange(self, message: tuple[bytes, ...], invocation: Invocation) -> Child:
         """Send one message and pump until the reply line is complete or the process has exited."""
-        child = self._ready()
-        try:
-            child.pump(invocation.deadline, self.stdout, self.stderr, send=message, done=self._done)
-        except DeadlineExceeded:
-            self._discard()
-            raise timeout_error(invocation.elapsed_ms(), self.config.timeout_margin_ms, self.stderr) from None
-        except OutputTooLarge:
-            self._discard()
-            raise
-        finally:
-            self.stderr.flush()
+        child = self._begin(invocation)
+        self._pump(invocation, self.lines.complete, send=message)
         return child
 
-    def _ready(self) -> Child:
-        """The running process, (re)started when needed; stray output means the framing is lost."""
-        child = self.child
-        if child is not None:
-            stray = child.check_idle() or self.stdout.pending() > 0
-            self.stdout.next_line()
-            if not child.alive:
-                logs.warn(f"the binary (pid {child.pid}) exited between calls with status {child.returncode}; "
-                          f"restarting it")
-            elif stray:
-                logs.warn(f"the binary (pid {child.pid}) wrote output outside a call; restarting it to stay in step")
-            if stray or not child.alive:
-                self._discard()
-                child = None
-        if child is None:
-            child = self.child = self.program.start(self.program.environ, big_pipes=True)
-        return child
+    def _start(self, invocation: Invocation) -> Child:
+        return self.program.start(self.program.environ, big_pipes=True)
+
+    def _idle_fault(self, child: Child) -> str:
+        """An exit, or output outside a call: stray output means the framing is out of step."""
+        stray = child.check_idle() or self.lines.pending() > 0
+        self.lines.next_line()
+        if not child.alive:
+            return f"the binary (pid {child.pid}) exited between calls with status {child.returncode}"
+        if stray:
+            return f"the binary (pid {child.pid}) wrote output outside a call, so its framing is out of step"
+        return ""
 
     def _died_mid_call(self, returncode: int | None) -> Exception:
         if returncode is None or returncode == 0:
-            held = self.stdout.storage.used
+            held = self.lines.storage.used
             partial = f" after {held} bytes of an unfinished reply" if held else ""
             return BinaryExitError(f"the binary exited with status {returncode} before replying{partial}; "
                                    f"stderr: {self.stderr.tail()}")
@@ -108,7 +88,7 @@ class Persistent:
             return type(error)(f"{error} (mid-call; the next call starts a new process)")
         return error
 
-    def _open_envelope(self, line: bytes) -> object:
+    def _open_envelope(self, line: memoryview) -> object:
         try:
             reply = codec.loads(line)
         except codec.DecodeError as exc:
@@ -121,7 +101,7 @@ class Persistent:
                 f"the binary answered id {got!r} to request id {self._sequence}; the reply was dropped and "
                 f"the binary restarted so that no response reaches the wrong invocation")
         if "error" in reply:
-            error = typed_error(reply["error"])
+            error = binary_error(reply["error"])
             if error is None:
                 raise BinaryProtocolError(f"malformed error reply: {reply['error']!r}")
             raise error
@@ -129,14 +109,5 @@ class Persistent:
             raise BinaryProtocolError("the binary's reply has neither result nor error")
         return reply["result"]
 
-    def _discard(self) -> None:
-        """Kill the current process (if any) and forget its buffered output."""
-        if self.child is not None:
-            self.child.kill()
-            self.child = None
-        self.stdout.clear()
-
-    def close(self) -> None:
-        if self.child is not None:
-            self.child.stop()  # an orderly end, unlike a fault's immediate kill
-        self._discard()
+    def _forget(self) -> None:
+        self.lines.clear()

@@ -2,9 +2,10 @@
 runs unchanged inside the python3 runtime.
 
 The binary is started once, with ``AWS_LAMBDA_RUNTIME_API`` pointing at the bridge's own loopback
-server. Each invocation is handed to its waiting ``next`` request with Lambda's headers; the bridge
-drains the binary's stdout and stderr (both are log output for a custom runtime) while it waits for
-the answer. Faults kill the process group and the next call starts a new process and a new server.
+server (``bridge.runtime_server``). Each invocation is handed to its waiting ``next`` request with
+Lambda's headers; the bridge drains the binary's stdout and stderr (both are log output for a custom
+runtime) while it waits for the answer. Faults kill the process group and the next call starts a new
+process and a new server.
 """
 
 from __future__ import annotations
@@ -12,21 +13,21 @@ from __future__ import annotations
 import os
 import time
 
-from .. import codec, logs
+from .. import codec
 from ..context import plain
-from ..errors import BinaryExitError, BinaryTimeout, OutputTooLarge, binary_error
-from ..failures import exit_error, timeout_error
-from ..logs import OutputLog
-from ..output import Decoded
-from ..process import DeadlineExceeded
-from ..runtime_api import Invocation as Pending
-from ..runtime_api import RuntimeServer
+from ..errors import BinaryExitError, BinaryTimeout, OutputTooLarge, binary_error, exit_error
+from ..logs import StreamLog
+from ..reply import Value
+from ..runtime_server import Delivery, RuntimeServer
+from .long_lived import LongLived
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..binary import Program
     from ..config import Config
-    from ..context import Invocation
+    from ..errors import BinaryError
+    from ..event import Event
+    from ..invocation import Invocation
     from ..process import Child
 
 INIT_LIMIT_S = 10.0  # Lambda's own limit on a runtime's init phase
@@ -54,18 +55,14 @@ def runtime_headers(invocation: Invocation) -> dict[str, str]:
     return headers
 
 
-def _posted_error(error_type_header: str, body: bytes) -> Exception:
+def _posted_error(error_type_header: str, body: bytes) -> BinaryError:
     """The error a runtime posted: body fields first, the error-type header as Lambda's fallback."""
     try:
         posted = codec.loads(body) if body.strip() else {}
     except codec.DecodeError:
         posted = {"errorMessage": body.decode("utf-8", "replace")}
-    if not isinstance(posted, dict):
-        posted = {"errorMessage": str(posted)}
-    error_type = posted.get("errorType") or error_type_header or "Unhandled"
-    message = posted.get("errorMessage")
-    error = binary_error(str(error_type), message if isinstance(message, str) else codec.dumps(message).decode())
-    error.posted = posted  # the whole body (stackTrace, requestId...), for the emulator to show
+    error = binary_error(posted, error_type_header or "Unhandled")
+    assert error is not None  # a fallback type makes any document an error
     return error
 
 
@@ -78,103 +75,75 @@ def _response_value(body: bytes) -> object:
         return body.decode("utf-8", "replace")
 
 
-class RuntimeApi:
-    __slots__ = ("program", "config", "port", "child", "server", "stdout", "stderr")
+class RuntimeApi(LongLived):
+    noun = "runtime"
 
     def __init__(self, program: Program, config: Config, port: int = 0) -> None:
-        self.program = program
-        self.config = config
+        super().__init__(program, config, StreamLog("stdout"))
         self.port = port
-        self.child: Child | None = None
         self.server: RuntimeServer | None = None
-        self.stdout = OutputLog()
-        self.stderr = OutputLog()
 
-    def call(self, payload: bytes, invocation: Invocation) -> Decoded:
+    def call(self, event: Event, invocation: Invocation) -> Value:
         """Hand one event to the runtime; its response, or the error it posted, as a typed exception."""
-        if invocation.time_left() <= 0:
-            raise BinaryTimeout("no time left to call the runtime (remaining time is below BRIDGE_TIMEOUT_MARGIN_MS)")
-        self.stdout.start(invocation.request_id, "stdout")
-        self.stderr.start(invocation.request_id, "stderr")
-        child, server = self._ready(invocation)
-        pending = Pending(invocation.request_id, payload, runtime_headers(invocation))
-        server.offer(pending)
-        self._pump(invocation, lambda: pending.done() or server.init_error is not None)
-        if pending.outcome == "response":
-            return Decoded(_response_value(pending.answer))
-        if pending.outcome == "error":
-            raise _posted_error(pending.error_type, pending.answer)
-        server.withdraw(pending)
-        if pending.outcome == "too-large":
+        child = self._begin(invocation)
+        server = self.server
+        assert server is not None
+        delivery = Delivery(invocation.request_id, event.stdin(self.config.stdin), runtime_headers(invocation))
+        server.offer(delivery)
+        self._serve(invocation, lambda: delivery.done() or server.init_error is not None)
+        if delivery.outcome == "response":
+            return Value(_response_value(delivery.answer))
+        if delivery.outcome == "error":
+            raise _posted_error(delivery.error_type, delivery.answer)
+        server.withdraw(delivery)
+        if delivery.outcome == "too-large":
             raise OutputTooLarge(f"the runtime's response was over {self.config.max_output_bytes} bytes")
         error = self._failure(child, server, "before answering")
         self._discard()
         raise error
 
-    def _pump(self, invocation: Invocation, done, deadline: float | None = None) -> None:
-        try:
-            # A custom runtime gets its events over HTTP: its stdin is at end of file from the start.
-            self.child.pump(deadline or invocation.deadline, self.stdout, self.stderr, done=done,
-                            wake_fd=self.server.wake_fd, close_stdin=True)
-        except DeadlineExceeded:
-            self._discard()
-            if deadline is not None and deadline < invocation.deadline:
-                raise BinaryTimeout(f"the runtime did not ask for an invocation within {INIT_LIMIT_S:.0f} s of "
-                                    f"starting (Lambda's init limit); stderr: {self.stderr.tail()}") from None
-            raise timeout_error(invocation.elapsed_ms(), self.config.timeout_margin_ms, self.stderr) from None
-        except BaseException:
-            self._discard()
-            raise
-        finally:
-            self.stdout.flush()
-            self.stderr.flush()
+    def _serve(self, invocation: Invocation, done, deadline: float | None = None) -> None:
+        """Pump while the server talks to the runtime; its stdin is at end of file from the start."""
+        assert self.server is not None
+        self._pump(invocation, done, deadline=deadline, wake_fd=self.server.wake_fd, close_stdin=True)
 
-    def _ready(self, invocation: Invocation) -> tuple[Child, RuntimeServer]:
-        """The running runtime, started (and through its init) when needed."""
-        if self.child is not None:
-            self.child.check_idle()
-            if self.child.alive:
-                return self.child, self.server
-            logs.warn(f"the runtime (pid {self.child.pid}) exited between calls with status "
-                      f"{self.child.returncode}; restarting it")
-            self._discard()
-        self.server = RuntimeServer(self.port)
+    def _start(self, invocation: Invocation) -> Child:
+        """A new server and a new runtime, seen through its init (up to Lambda's 10 s)."""
+        server = self.server = RuntimeServer(self.port)
         env = dict(self.program.environ)
-        env["AWS_LAMBDA_RUNTIME_API"] = self.server.address
+        env["AWS_LAMBDA_RUNTIME_API"] = server.address
         env["_HANDLER"] = self.config.handler or os.path.basename(self.program.path)
         env["LAMBDA_TASK_ROOT"] = self.config.task_root
         try:
-            self.child = self.program.start(env)
+            child = self.child = self.program.start(env)
         except BaseException:
             self._discard()
             raise
-        self._pump(invocation, self.server.ready, min(invocation.deadline, time.monotonic() + INIT_LIMIT_S))
-        if not self.server.waiting:
-            error = self._failure(self.child, self.server, "during its init")
+        self._serve(invocation, server.ready, min(invocation.deadline, time.monotonic() + INIT_LIMIT_S))
+        if not server.waiting:
+            error = self._failure(child, server, "during its init")
             self._discard()
             raise error
-        return self.child, self.server
+        return child
+
+    def _timeout(self, invocation: Invocation, deadline: float | None) -> Exception:
+        if deadline is not None and deadline < invocation.deadline:
+            return BinaryTimeout(f"the runtime did not ask for an invocation within {INIT_LIMIT_S:.0f} s of "
+                                 f"starting (Lambda's init limit); stderr: {self.stderr.tail()}")
+        return super()._timeout(invocation, deadline)
 
     def _failure(self, child: Child, server: RuntimeServer, when: str) -> Exception:
         if server.init_error is not None:
             posted = _posted_error(*server.init_error)
             error = type(posted)(f"the runtime reported an init error: {posted}")
-            error.posted, error.during_init = posted.posted, True
+            error.document, error.during_init = posted.document, True
             return error
         if child.returncode:
             return exit_error(child.returncode, self.stderr)
         return BinaryExitError(f"the runtime exited with status {child.returncode} {when}; "
                                f"stderr: {self.stderr.tail()}")
 
-    def _discard(self) -> None:
-        if self.child is not None:
-            self.child.kill()
-            self.child = None
+    def _forget(self) -> None:
         if self.server is not None:
             self.server.close()
             self.server = None
-
-    def close(self) -> None:
-        if self.child is not None:
-            self.child.stop()  # an orderly end, unlike a fault's immediate kill
-        self._discard()

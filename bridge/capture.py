@@ -1,4 +1,4 @@
-"""Collecting the binary's reply from its stdout, bounded, and turning it into the handler's result.
+"""Capturing the binary's reply from its stdout: bounded, into storage reused from call to call.
 
 Replies are read straight into a ``Storage`` that lives as long as the mode: its pages stay mapped
 from call to call, so a 6 MB reply costs no fresh allocation, no page faults and no copy (it is parsed
@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 
-from . import codec
-from .errors import InvalidOutput, OutputTooLarge
+from .errors import OutputTooLarge
 
 READ_CHUNK = 1 << 16
 
@@ -108,33 +107,3 @@ class Line(Collected):
     def clear(self) -> None:
         self.storage.used = 0
         self.end = -1
-
-
-class Decoded:
-    """A result the protocol already decoded (an envelope's ``result``), as opposed to raw stdout."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: object) -> None:
-        self.value = value
-
-
-def decode(raw: bytes | bytearray | memoryview, kind: str) -> object:
-    """The handler's result for stdout ``raw``: a JSON value (``json``) or a string (``text``)."""
-    if kind == "text":
-        try:
-            return str(raw, "utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidOutput(f"BRIDGE_OUTPUT=text but the output is not UTF-8: {exc}") from None
-    if not len(raw):
-        return None
-    try:
-        return codec.loads(raw)
-    except codec.DecodeError as exc:
-        if not bytes(raw).strip():
-            return None
-        preview = bytes(raw[:200]).decode("utf-8", "replace")
-        raise InvalidOutput(
-            f"the binary's output is not JSON ({exc}); it starts with {preview!r}. "
-            f"Set BRIDGE_OUTPUT=text to return it as a string"
-        ) from None

@@ -20,7 +20,7 @@ API = "/2018-06-01/runtime"
 MAX_PAYLOAD = 6 * 1024 * 1024
 
 
-class Invocation:
+class Delivery:
     """One event handed to the runtime, and what it answered."""
 
     __slots__ = ("request_id", "body", "headers", "outcome", "answer", "content_type", "error_type")
@@ -39,12 +39,12 @@ class Invocation:
 
 
 class RuntimeServer:
-    """The server; ``offer`` an invocation, then wait (polling ``wake_fd``) until it is ``done``."""
+    """The server; ``offer`` a delivery, then wait (polling ``wake_fd``) until it is ``done``."""
 
     def __init__(self, port: int = 0) -> None:
         self._lock = threading.Condition()
-        self._queued: Invocation | None = None
-        self._current: Invocation | None = None
+        self._queued: Delivery | None = None
+        self._current: Delivery | None = None
         self._answered: set[str] = set()
         self._closing = False
         self.waiting = False  # a runtime is parked on ``next``: its init is over
@@ -58,8 +58,7 @@ class RuntimeServer:
 
     @property
     def address(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"{host}:{port}"
+        return f"127.0.0.1:{self._httpd.server_port}"
 
     def _wake(self) -> None:
         try:
@@ -67,19 +66,19 @@ class RuntimeServer:
         except (BlockingIOError, OSError):
             pass
 
-    def offer(self, invocation: Invocation) -> None:
+    def offer(self, delivery: Delivery) -> None:
         with self._lock:
-            self._queued = invocation
+            self._queued = delivery
             self._lock.notify_all()
 
-    def withdraw(self, invocation: Invocation) -> None:
+    def withdraw(self, delivery: Delivery) -> None:
         """The bridge gave up on it (deadline, crash): a late answer gets 403, never a caller."""
         with self._lock:
-            if self._queued is invocation:
+            if self._queued is delivery:
                 self._queued = None
-            if self._current is invocation:
+            if self._current is delivery:
                 self._current = None
-            self._answered.add(invocation.request_id)
+            self._answered.add(delivery.request_id)
 
     def ready(self) -> bool:
         """Init is over: the runtime asked for an invocation, or reported an init error."""
@@ -97,7 +96,7 @@ class RuntimeServer:
 
     # Called on server threads.
 
-    def next_invocation(self) -> Invocation | None:
+    def next_delivery(self) -> Delivery | None:
         with self._lock:
             self.waiting = True
             self._wake()
@@ -106,12 +105,12 @@ class RuntimeServer:
             self.waiting = False
             if self._closing:
                 return None
-            invocation, self._queued = self._queued, None
-            self._current = invocation
-            return invocation
+            delivery, self._queued = self._queued, None
+            self._current = delivery
+            return delivery
 
-    def claim(self, request_id: str) -> tuple[Invocation | None, int, str]:
-        """Take the invocation a response or error is posted for; else the HTTP status and error type."""
+    def claim(self, request_id: str) -> tuple[Delivery | None, int, str]:
+        """Take the delivery a response or error is posted for; else the HTTP status and error type."""
         with self._lock:
             current = self._current
             if current is None or current.request_id != request_id:
@@ -124,10 +123,10 @@ class RuntimeServer:
             self._answered.add(request_id)
             return current, 202, ""
 
-    def complete(self, invocation: Invocation, outcome: str, body: bytes, content_type: str, error_type: str) -> None:
+    def complete(self, delivery: Delivery, outcome: str, body: bytes, content_type: str, error_type: str) -> None:
         """Publish the answer (after the runtime got its 202, as with Lambda) and wake the bridge."""
-        invocation.answer, invocation.content_type, invocation.error_type = body, content_type, error_type
-        invocation.outcome = outcome
+        delivery.answer, delivery.content_type, delivery.error_type = body, content_type, error_type
+        delivery.outcome = outcome
         self._wake()
 
     def fail_init(self, error_type: str, body: bytes) -> None:
@@ -146,8 +145,9 @@ _MESSAGES = {
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    runtime: RuntimeServer
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request, client_address) -> None:  # the base class's signature
         """A runtime that vanished mid-request (killed, or timed out) is the bridge's business, not noise."""
         import sys
 
@@ -162,6 +162,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
         """Quiet: the function log is for the runtime's own output."""
+
+    def _runtime(self) -> RuntimeServer:
+        assert isinstance(self.server, _Server)
+        return self.server.runtime
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -186,14 +190,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.path != f"{API}/invocation/next":
             return self._error(400, "InvalidRequest")
-        invocation = self.server.runtime.next_invocation()
-        if invocation is None:
+        delivery = self._runtime().next_delivery()
+        if delivery is None:
             self.close_connection = True
             return self._send(503, b"")
-        self._send(200, invocation.body, invocation.headers)
+        self._send(200, delivery.body, delivery.headers)
 
     def do_POST(self) -> None:  # noqa: N802
-        runtime: RuntimeServer = self.server.runtime
+        runtime = self._runtime()
         body = self._body()
         parts = self.path[len(API) + 1 :].split("/") if self.path.startswith(API + "/") else []
         error_type = self.headers.get("Lambda-Runtime-Function-Error-Type", "")
@@ -202,8 +206,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(202, b'{"status":"OK"}', {"Content-Type": "application/json"})
         if len(parts) != 3 or parts[0] != "invocation" or parts[2] not in ("response", "error"):
             return self._error(400, "InvalidRequest")
-        invocation, status, refused = runtime.claim(parts[1])
-        if invocation is None:
+        delivery, status, refused = runtime.claim(parts[1])
+        if delivery is None:
             return self._error(status, refused)
         try:
             if body is None:  # the invocation fails: the binary's answer cannot be delivered
@@ -212,4 +216,4 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(202, b'{"status":"OK"}', {"Content-Type": "application/json"})
         finally:
             outcome = "too-large" if body is None else parts[2]
-            runtime.complete(invocation, outcome, body or b"", self.headers.get("Content-Type", ""), error_type)
+            runtime.complete(delivery, outcome, body or b"", self.headers.get("Content-Type", ""), error_type)
