@@ -40,9 +40,20 @@ def _looks_runnable(path: str) -> bool:
         return False
     if os.access(path, os.X_OK):
         return True
-    with open(path, "rb") as f:
-        head = f.read(4)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
     return head == ELF_MAGIC or head.startswith(b"#!")
+
+
+def _unusable(path: str) -> BinaryNotExecutable:
+    return BinaryNotExecutable(
+        f"{path} can be neither executed nor read by this function (uid {os.getuid()}, mode "
+        f"{os.stat(path).st_mode & 0o7777:04o}): give it mode 0755 before it is packaged "
+        f"(./build.sh package records 0755 for bin/*)"
+    )
 
 
 def locate(task_root: str, configured: str) -> str:
@@ -68,11 +79,17 @@ def locate(task_root: str, configured: str) -> str:
 
 
 def check_format(path: str) -> None:
-    """Refuse files the kernel cannot run here, with a message that says why."""
+    """Refuse files the kernel cannot run here, with a message that says why. An executable that
+    cannot be read (mode 0711) is not checked: the kernel will say at exec."""
     if not os.path.isfile(path):
         raise BinaryNotFound(f"{path} is not a regular file")
-    with open(path, "rb") as f:
-        header = f.read(64)
+    try:
+        with open(path, "rb") as f:
+            header = f.read(64)
+    except PermissionError:
+        if os.access(path, os.X_OK):
+            return
+        raise _unusable(path) from None
     if header.startswith(b"#!"):
         return
     machine = elf_machine(header)
@@ -86,17 +103,31 @@ def check_format(path: str) -> None:
 
 
 def _copy_executable(path: str) -> str:
-    import atexit
-    import shutil
-    import tempfile
+    """An executable copy of ``path`` under TMPDIR, shared by every process of the environment.
 
-    directory = tempfile.mkdtemp(prefix="exec-bridge-")
-    atexit.register(shutil.rmtree, directory, True)
-    copy = os.path.join(directory, os.path.basename(path))
+    Named by the file's identity (name, size, modification time), so a warm start, a second runtime
+    worker (Lambda Managed Instances) or a restored snapshot finds it made; made under a private name
+    and renamed into place, so workers making it at once never run a half-written file. It stays for
+    the environment's lifetime: another worker may be running it.
+    """
+    info = os.stat(path)
+    directory = os.path.join(os.environ.get("TMPDIR") or "/tmp", f"exec-bridge-{os.getuid()}")
+    copy = os.path.join(directory, f"{os.path.basename(path)}-{info.st_size}-{info.st_mtime_ns}")
+    if os.access(copy, os.X_OK) and os.stat(copy).st_size == info.st_size:
+        return copy
+    partial = f"{copy}.{os.getpid()}.{os.urandom(4).hex()}.partial"
     try:
-        shutil.copyfile(path, copy)
-        os.chmod(copy, 0o755)
+        os.makedirs(directory, 0o700, exist_ok=True)
+        with open(path, "rb") as source, open(partial, "xb") as target:
+            while chunk := source.read(1 << 20):
+                target.write(chunk)
+        os.chmod(partial, 0o755)
+        os.replace(partial, copy)
     except OSError as exc:
+        try:
+            os.unlink(partial)
+        except OSError:
+            pass
         raise BinaryNotExecutable(f"{path} is not executable and copying it to {directory} failed: {exc}") from None
     return copy
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from . import binary, logs
+from . import binary, logs, process
 from .config import Config, Http, HttpErrors, Stdin
 from .errors import BinaryError, BridgeError
 from .event import Event
@@ -37,6 +37,7 @@ class Bridge:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        process.become_subreaper()  # so that nothing the binary starts can outlive its call
         path = binary.prepare(config.task_root, config.binary)
         self.program = binary.Program(path, config.args, binary.base_environment(os.environ))
         self.mode = mode_class(config.mode)(self.program, config)

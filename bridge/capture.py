@@ -41,25 +41,30 @@ class Storage:
         return memoryview(self.data)[: self.used if end is None else end]
 
 
+def too_large(cap: int) -> OutputTooLarge:
+    return OutputTooLarge(f"the binary's reply passed BRIDGE_MAX_OUTPUT_BYTES={cap}; it was stopped there")
+
+
 class Collected:
-    """All of stdout up to end of file, at most ``cap`` bytes (``OutputTooLarge`` past that)."""
+    """All of stdout up to end of file: a reply of at most ``cap`` bytes, plus ``framing`` bytes that
+    are not the reply's (a CGI header section); ``OutputTooLarge`` past that."""
 
-    __slots__ = ("storage", "cap", "chunk")
+    __slots__ = ("storage", "cap", "limit", "chunk")
 
-    def __init__(self, cap: int, storage: Storage, chunk: int = READ_CHUNK) -> None:
+    def __init__(self, cap: int, storage: Storage, chunk: int = READ_CHUNK, framing: int = 0) -> None:
         storage.used = 0
         self.storage = storage
         self.cap = cap
+        self.limit = cap + framing
         self.chunk = chunk
 
     def read_from(self, fd: int) -> bool:
         storage = self.storage
-        n = os.readv(fd, (storage.room(min(self.chunk, self.cap + 1 - storage.used)),))
+        # Room for one byte past the limit: reading it shows the limit was passed.
+        n = os.readv(fd, (storage.room(min(self.chunk, self.limit + 1 - storage.used)),))
         storage.used += n
-        if storage.used > self.cap:
-            raise OutputTooLarge(
-                f"the binary's output passed BRIDGE_MAX_OUTPUT_BYTES={self.cap}; it was stopped there"
-            )
+        if storage.used > self.limit:
+            raise too_large(self.cap)
         return n > 0
 
     def output(self) -> memoryview:
@@ -68,20 +73,28 @@ class Collected:
 
 
 class Line(Collected):
-    """stdout up to and including the next newline: one message of a line-framed protocol."""
+    """stdout up to and including the next newline: one message of a line-framed protocol. The line
+    may hold ``cap`` bytes plus ``framing`` bytes that are not the reply's (an envelope's keys)."""
 
     __slots__ = ("end",)
 
-    def __init__(self, cap: int, storage: Storage, chunk: int = READ_CHUNK) -> None:
-        super().__init__(cap, storage, chunk)
+    def __init__(self, cap: int, storage: Storage, chunk: int = READ_CHUNK, framing: int = 0) -> None:
+        super().__init__(cap, storage, chunk, framing + 1)  # and its newline
         self.end = -1
 
     def read_from(self, fd: int) -> bool:
-        start = self.storage.used
-        more = super().read_from(fd)
+        storage = self.storage
+        room = self.limit - storage.used
+        if room <= 0:
+            raise too_large(self.cap)
+        start = storage.used
+        n = os.readv(fd, (storage.room(min(self.chunk, room)),))
+        storage.used += n
         if self.end < 0:
-            self.end = self.storage.data.find(b"\n", start, self.storage.used)
-        return more
+            self.end = storage.data.find(b"\n", start, storage.used)
+            if self.end < 0 and storage.used >= self.limit:
+                raise too_large(self.cap)
+        return n > 0
 
     def complete(self) -> bool:
         return self.end >= 0

@@ -7,6 +7,7 @@ the input is not JSON (or the command line is wrong).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import traceback
@@ -15,6 +16,17 @@ from . import codec
 from .context import LocalContext
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above zero (nan and inf are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number of seconds above zero")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--binary", metavar="PATH", help="the binary to run (overrides BRIDGE_BINARY)")
     parser.add_argument(
-        "--timeout", metavar="SECONDS", type=float, default=30.0,
+        "--timeout", metavar="SECONDS", type=positive_seconds, default=30.0,
         help="the invocation's timeout, as the function's Timeout setting (default: 30)",
     )
     return parser
@@ -43,10 +55,7 @@ def lambda_error(exc: BaseException) -> dict:
 
 
 def main(task_root: str, argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.timeout <= 0:
-        print("--timeout must be positive", file=sys.stderr)
-        return EXIT_USAGE
+    args = _parser().parse_args(argv)  # a bad option: usage on stderr, exit 2
     data = sys.stdin.buffer.read()
     try:
         event = codec.loads(data)

@@ -1,13 +1,21 @@
-"""JSON encoding and decoding: orjson when it is importable, the standard library otherwise.
+"""JSON encoding and decoding, exact or refused: orjson when it is importable, the standard library otherwise.
 
 The Lambda python runtime does not ship orjson; the deployable package vendors it, and everything
-still works (slower) without it. ``BRIDGE_JSON=stdlib`` forces the standard library. orjson refuses
-a few things the standard library accepts (lone surrogates, integers past 64 bits); those fall back
-to the standard library instead of failing.
+still works (slower) without it. ``BRIDGE_JSON=stdlib`` forces the standard library.
+
+Fidelity, with either backend:
+- every integer round-trips exactly. orjson refuses to encode integers past 64 bits and decodes them
+  as floats (lossily), so text holding a run of 19 or more digits is decoded by the standard library;
+- NaN and Infinity are not JSON: decoding refuses them (the literals, and numbers too large for a
+  float), and encoding refuses a non-finite float (orjson would write it as null);
+- nesting deeper than either parser goes is refused with ``DecodeError`` / ``EncodeError``, never
+  ``RecursionError``;
+- lone surrogates (valid in a Python str, refused by orjson) are encoded as ``\\u`` escapes.
 """
 
 from __future__ import annotations
 
+import math
 import os
 
 try:
@@ -18,17 +26,58 @@ except ImportError:
     _orjson = None  # type: ignore[assignment]  # the module or nothing
 
 BACKEND = "orjson" if _orjson is not None else "json"
+# A digit becomes "0", anything else a space: a run of LONG_NUMBER zeros is a number orjson may round.
+_DIGITS_AS_ZEROS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_LONG_NUMBER = b"0" * 19
 
 
 class DecodeError(ValueError):
     """Bytes that are not one JSON document."""
 
 
+class Unrepresentable(DecodeError):
+    """JSON text with no exact Python value here: a non-finite number, or nesting too deep to parse."""
+
+
+class EncodeError(ValueError):
+    """A value that has no exact JSON text (NaN, Infinity, nesting too deep, not a JSON type)."""
+
+
+def _refuse_constant(name: str) -> float:
+    raise Unrepresentable(f"{name} is not JSON (non-finite numbers are refused)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise Unrepresentable(f"the number {text[:40]} is too large for a float")
+    return value
+
+
+def _all_finite(value: object) -> bool:
+    """No NaN or Infinity anywhere in ``value`` (orjson encodes them as null)."""
+    kind = type(value)
+    if kind is float:
+        return math.isfinite(value)  # type: ignore[arg-type]
+    if kind is dict:
+        return all(map(_all_finite, value.values()))  # type: ignore[attr-defined]
+    if kind is list or kind is tuple:
+        return all(map(_all_finite, value))  # type: ignore[call-overload]
+    return True
+
+
 def _stdlib_dumps(value: object) -> bytes:
     import json
 
     # ensure_ascii keeps lone surrogates representable (as \\u escapes); no raw newline is ever emitted.
-    return json.dumps(value, separators=(",", ":")).encode("ascii")
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("ascii")
+    except RecursionError:
+        raise EncodeError("the value is nested too deeply to encode as JSON") from None
+    except ValueError as exc:  # allow_nan=False: "Out of range float values are not JSON compliant"
+        raise EncodeError(f"NaN and Infinity are not JSON: {exc}") from None
+    except TypeError as exc:
+        raise EncodeError(str(exc)) from None
 
 
 def _stdlib_loads(data: bytes | bytearray | memoryview | str) -> object:
@@ -37,9 +86,23 @@ def _stdlib_loads(data: bytes | bytearray | memoryview | str) -> object:
     if isinstance(data, memoryview):
         data = bytes(data)
     try:
-        return json.loads(data)
+        return json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise Unrepresentable("the document is nested too deeply to decode") from None
+    except DecodeError:
+        raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise DecodeError(str(exc)) from None
+
+
+def _has_long_number(data: bytes | bytearray | memoryview | str) -> bool:
+    if len(data) < len(_LONG_NUMBER):
+        return False
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    elif isinstance(data, memoryview):
+        data = data.tobytes()
+    return _LONG_NUMBER in data.translate(_DIGITS_AS_ZEROS)
 
 
 if _orjson is not None:
@@ -47,14 +110,19 @@ if _orjson is not None:
     _OrjsonDecodeError = _orjson.JSONDecodeError
 
     def dumps(value: object) -> bytes:
-        """One line of compact JSON (never contains a raw newline)."""
+        """One line of compact JSON (never contains a raw newline); ``EncodeError`` when not exact."""
         try:
-            return _orjson.dumps(value)
+            text = _orjson.dumps(value)
         except _OrjsonEncodeError:
             return _stdlib_dumps(value)
+        if b"null" in text and not _all_finite(value):
+            raise EncodeError("NaN and Infinity are not JSON: the value holds a non-finite float")
+        return text
 
     def loads(data: bytes | bytearray | memoryview | str) -> object:
-        """Parse one JSON document; raises DecodeError."""
+        """Parse one JSON document exactly; raises DecodeError."""
+        if _has_long_number(data):
+            return _stdlib_loads(data)
         try:
             return _orjson.loads(data)
         except _OrjsonDecodeError:

@@ -22,12 +22,13 @@ import sys
 
 from . import codec
 from .binary import Program, base_environment, check_format
-from .cli import lambda_error
+from .cli import lambda_error, positive_seconds
 from .config import Config
 from .context import LocalContext
 from .event import Event
 from .invocation import Invocation
 from .modes.runtime_api import RuntimeApi
+from .process import become_subreaper
 
 FUNCTION_DEFAULTS = {
     "AWS_LAMBDA_FUNCTION_NAME": "exec-bridge-emulated",
@@ -52,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--task-root", default=".", help="the function's directory (default: the current one)")
     parser.add_argument("--handler", default="handler.handler", help="the function's handler (default: %(default)s)")
     parser.add_argument("--port", type=int, default=0, help="the Runtime API port on 127.0.0.1 (default: any free)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="each invocation's timeout in seconds")
+    parser.add_argument("--timeout", type=positive_seconds, default=30.0, help="each invocation's timeout in seconds")
     parser.add_argument("command", nargs="*", help="the runtime to run (default: python -m awslambdaric HANDLER)")
     return parser
 
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update({k: v for k, v in environ.items() if k in FUNCTION_DEFAULTS})
     config = Config.from_environ(task_root, {"BRIDGE_MODE": "runtime-api", "BRIDGE_HANDLER": args.handler,
                                              "BRIDGE_TIMEOUT_MARGIN_MS": "0"})
+    become_subreaper()
     runtime = RuntimeApi(runtime_program(command, environ), config, port=args.port)
     failed = False
     try:

@@ -69,6 +69,10 @@ class BinaryProtocolError(BridgeError):
     """A long-lived binary broke its framing (wrong id, stray output, a reply that is not JSON)."""
 
 
+class InvalidEvent(BridgeError):
+    """The event has no exact JSON text for the binary's stdin (NaN, Infinity, nesting too deep)."""
+
+
 class UnsupportedEvent(BridgeError):
     """The mode cannot serve this kind of event (CGI mode and a non-HTTP event)."""
 
@@ -88,12 +92,20 @@ _MAX_CACHED_TYPES = 256
 _binary_error_types: dict[str, type[BinaryError]] = {}
 
 
+def class_name(error_type: str) -> str:
+    """``error_type`` as a Python class name: verbatim, except what ``type()`` refuses. NUL characters
+    are dropped and lone surrogates (which UTF-8 cannot carry) become U+FFFD; empty is ``BinaryError``."""
+    name = error_type.replace("\0", "")
+    if not name.isascii():
+        name = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in name)
+    return name or "BinaryError"
+
+
 def _binary_error_class(error_type: str) -> type[BinaryError]:
-    """A class whose name is exactly ``error_type``, so Lambda reports that errorType."""
+    """A class whose name is ``error_type`` (see ``class_name``), so Lambda reports that errorType."""
     cls = _binary_error_types.get(error_type)
     if cls is None:
-        name = error_type.replace("\0", "") or "BinaryError"
-        cls = type(name, (BinaryError,), {"__module__": __name__})
+        cls = type(class_name(error_type), (BinaryError,), {"__module__": __name__})
         if len(_binary_error_types) < _MAX_CACHED_TYPES:
             _binary_error_types[error_type] = cls
     return cls

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import codec
 from .config import Stdin
-from .errors import UnsupportedEvent
+from .errors import InvalidEvent, UnsupportedEvent
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,4 +34,7 @@ class Event:
         """What the binary reads: the request body (``BRIDGE_STDIN=body``, HTTP events), else the event."""
         if source is Stdin.BODY and self.front is not None:
             return self.request().body
-        return codec.dumps(self.value)
+        try:
+            return codec.dumps(self.value)
+        except codec.EncodeError as exc:
+            raise InvalidEvent(f"the event cannot reach the binary as exact JSON: {exc}") from None

@@ -2,8 +2,13 @@
 
 A ``Child`` owns the process and its pipes. ``Child.pump`` runs one ``Exchange`` (``bridge.pump``):
 the poll loop that feeds stdin and drains stdout and stderr against a deadline. Anything that goes
-wrong inside it kills the whole process group and reaps it before the exception leaves: no process
-is ever left behind.
+wrong inside it kills the whole process group and reaps it before the exception leaves.
+
+Nothing the binary starts outlives it either. When the binary is reaped, what is left in its process
+group is killed; and the bridge's process is a child subreaper (``become_subreaper``), so descendants
+that left the group (``setsid``, ``setpgid``) are re-parented to it once orphaned, and ``sweep_orphans``
+kills and reaps them: every child of this process outside its own process group that the bridge did
+not start itself (on Lambda and in the CLI, that is exactly the binary's escaped descendants).
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ import fcntl
 import os
 import select
 import signal
-import time
 
 from .pump import Exchange
 
@@ -29,6 +33,67 @@ _DUP2 = os.POSIX_SPAWN_DUP2
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 BIG_PIPE = 1 << 20
 READABLE = select.POLLIN | select.POLLHUP | select.POLLERR
+_PR_SET_CHILD_SUBREAPER = 36
+# Pids of the binaries the bridge started and has not reaped: the only children a sweep leaves alone.
+_RUNNING: set[int] = set()
+_subreaper: bool | None = None
+
+
+def become_subreaper() -> bool:
+    """Make this process the reaper of its descendants' orphans (Linux ``PR_SET_CHILD_SUBREAPER``),
+    once; False where the kernel refuses."""
+    global _subreaper
+    if _subreaper is None:
+        try:
+            import ctypes
+
+            _subreaper = ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            _subreaper = False
+    return _subreaper
+
+
+def _children() -> list[int]:
+    """This process's children (orphans are re-parented to its main thread)."""
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children", "rb") as f:
+            return [int(pid) for pid in f.read().split()]
+    except OSError:
+        return []
+
+
+def sweep_orphans() -> int:
+    """Kill and reap the binaries' escaped descendants that have been orphaned to this process; how many.
+
+    Killing one orphans its own children in turn, so this repeats until none is left.
+    """
+    own_group = os.getpgrp()
+    swept = 0
+    for _ in range(100):
+        found = []
+        for pid in _children():
+            if pid in _RUNNING:
+                continue
+            try:
+                group = os.getpgid(pid)
+            except ProcessLookupError:
+                continue
+            if group != own_group:
+                found.append((pid, group))
+        if not found:
+            break
+        for pid, group in found:
+            for kill, target in ((os.killpg, group), (os.kill, pid)):
+                try:
+                    kill(target, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:  # reaped elsewhere meanwhile
+                pass
+            swept += 1
+    return swept
 
 
 def _open_pidfd(pid: int) -> int | None:
@@ -79,6 +144,7 @@ class Child:
         finally:
             for fd in (in_r, out_w, err_w):
                 os.close(fd)
+        _RUNNING.add(self.pid)
         if not small_input:
             os.set_blocking(in_w, False)
         self.stdin, self.stdout, self.stderr = in_w, out_r, err_r
@@ -113,19 +179,22 @@ class Child:
         close_stdin: bool = False,
         done: Callable[[], bool] | None = None,
         wake_fd: int | None = None,
-    ) -> None:
-        """Feed the buffers of ``send`` to stdin while draining stdout and stderr into the sinks.
+    ) -> int:
+        """Feed the buffers of ``send`` to stdin while draining stdout and stderr into the sinks; how
+        many bytes of ``send`` the pipe took.
 
         Returns when ``done()`` is true, or, with no ``done``, when the process has exited and both
         pipes are drained. Also returns when the process exits, so callers check ``alive``. Raises
         ``DeadlineExceeded`` at ``deadline`` (a ``time.monotonic()`` value). ``wake_fd``: another
         thread writes to it to have ``done`` looked at again.
         """
+        exchange = Exchange(self, deadline, stdout_sink, stderr_sink, send, close_stdin, done, wake_fd)
         try:
-            Exchange(self, deadline, stdout_sink, stderr_sink, send, close_stdin, done, wake_fd).run()
+            exchange.run()
         except BaseException:
             self.kill()
             raise
+        return exchange.written
 
     def check_idle(self) -> bool:
         """Between calls of a long-lived child: reap it if it has exited; True if it wrote to stdout.
@@ -184,13 +253,16 @@ class Child:
         return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
     def reap(self) -> None:
-        """The process has exited: kill what it left in its group, then collect its status."""
+        """The process has exited (or is to be killed): kill what it left in its group and its
+        orphaned descendants outside it, and collect its status."""
         if self.returncode is None:
             self._kill_group()
             self._wait()
+            sweep_orphans()
 
     def _wait(self) -> None:
         _, status = os.waitpid(self.pid, 0)
+        _RUNNING.discard(self.pid)
         self.returncode = os.waitstatus_to_exitcode(status)
         if self.pidfd is not None:
             self.poller.unregister(self.pidfd)
@@ -210,15 +282,7 @@ class Child:
         self.close_stdin()
         self.abandon_output()
 
-    def stop(self, grace: float = 1.0) -> None:
-        """An orderly end for a long-lived binary: SIGTERM to its group so it can clean up (remove its
-        temporary files), SIGKILL for what is left after ``grace`` seconds."""
+    def terminate(self) -> None:
+        """Ask the whole process group to end (SIGTERM), so it can clean up (remove its temporary files)."""
         if self.returncode is None:
             self._kill_group(signal.SIGTERM)
-            limit = time.monotonic() + grace
-            while self.returncode is None and time.monotonic() < limit:
-                if self.exited():
-                    self.reap()
-                else:
-                    time.sleep(0.005)
-        self.kill()

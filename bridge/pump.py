@@ -35,7 +35,8 @@ class DeadlineExceeded(Exception):
 
 
 class Exchange:
-    __slots__ = ("child", "stdout_sink", "stderr_sink", "done", "wake_fd", "_input", "_close_stdin", "_until")
+    __slots__ = ("child", "stdout_sink", "stderr_sink", "done", "wake_fd", "written", "_input", "_close_stdin",
+                 "_until")
 
     def __init__(self, child: Child, deadline: float, stdout_sink: Sink, stderr_sink: Sink,
                  send: Sequence[bytes | bytearray | memoryview], close_stdin: bool,
@@ -45,6 +46,7 @@ class Exchange:
         self.stderr_sink = stderr_sink
         self.done = done
         self.wake_fd = wake_fd
+        self.written = 0  # bytes of the input the pipe took
         self._input = [memoryview(buffer) for buffer in send if len(buffer)]
         self._close_stdin = close_stdin
         self._until = deadline
@@ -145,6 +147,7 @@ class Exchange:
             child.unwatch(child.stdin)
             self._input = []
             return
+        self.written += written
         while views and written >= len(views[0]):
             written -= len(views[0])
             views = views[1:]

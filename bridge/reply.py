@@ -28,6 +28,8 @@ def decode(raw: bytes | bytearray | memoryview, output: Output) -> object:
         return None
     try:
         return codec.loads(raw)
+    except codec.Unrepresentable as exc:
+        raise InvalidOutput(f"the binary's output cannot be returned exactly: {exc}") from None
     except codec.DecodeError as exc:
         if not bytes(raw).strip():
             return None

@@ -41,7 +41,8 @@ class Delivery:
 class RuntimeServer:
     """The server; ``offer`` a delivery, then wait (polling ``wake_fd``) until it is ``done``."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, max_response: int = MAX_PAYLOAD) -> None:
+        self.max_response = max_response  # a response body's limit (BRIDGE_MAX_OUTPUT_BYTES); errors: Lambda's
         self._lock = threading.Condition()
         self._queued: Delivery | None = None
         self._current: Delivery | None = None
@@ -138,7 +139,7 @@ class RuntimeServer:
 _MESSAGES = {
     "InvalidRequestID": "Invalid request ID",
     "InvalidStateTransition": "This request ID was already answered or abandoned",
-    "RequestEntityTooLarge": f"Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).",
+    "RequestEntityTooLarge": "Exceeded maximum allowed payload size",
     "InvalidRequest": "Unknown Runtime API path",
 }
 
@@ -175,13 +176,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _error(self, status: int, error_type: str) -> None:
-        body = codec.dumps({"errorMessage": _MESSAGES[error_type], "errorType": error_type})
+    def _error(self, status: int, error_type: str, detail: str = "") -> None:
+        body = codec.dumps({"errorMessage": _MESSAGES[error_type] + detail, "errorType": error_type})
         self._send(status, body, {"Content-Type": "application/json"})
 
-    def _body(self) -> bytes | None:
+    def _body(self, limit: int) -> bytes | None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_PAYLOAD:
+        if length > limit:
             while length > 0:  # discard it in pieces, keeping the connection usable
                 length -= len(self.rfile.read(min(length, 1 << 16))) or length
             return None
@@ -198,8 +199,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         runtime = self._runtime()
-        body = self._body()
         parts = self.path[len(API) + 1 :].split("/") if self.path.startswith(API + "/") else []
+        limit = runtime.max_response if parts[-1:] == ["response"] else MAX_PAYLOAD
+        body = self._body(limit)
         error_type = self.headers.get("Lambda-Runtime-Function-Error-Type", "")
         if parts == ["init", "error"]:
             runtime.fail_init(error_type, body or b"")
@@ -211,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(status, refused)
         try:
             if body is None:  # the invocation fails: the binary's answer cannot be delivered
-                self._error(413, "RequestEntityTooLarge")
+                self._error(413, "RequestEntityTooLarge", f" ({limit} bytes).")
             else:
                 self._send(202, b'{"status":"OK"}', {"Content-Type": "application/json"})
         finally:

@@ -8,6 +8,7 @@ A process per request, exactly as a web server runs CGI: this is oneshot mode wi
 from __future__ import annotations
 
 from .. import logs
+from ..capture import too_large
 from ..http.common import Request, Response
 from ..reply import HttpAnswer
 from .oneshot import Oneshot
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from ..invocation import Invocation
 
 SERVER_SOFTWARE = "exec-bridge"
+# Bytes of a CGI response that are its header section, not the body BRIDGE_MAX_OUTPUT_BYTES counts.
+HEADER_ALLOWANCE = 64 * 1024
 
 
 class MalformedCgiResponse(ValueError):
@@ -103,9 +106,12 @@ class Cgi:
 
     def call(self, event: Event, invocation: Invocation) -> HttpAnswer:
         request = event.request()
-        output = self.runner.run(request.body, invocation, meta_variables(request))
+        output = self.runner.run(request.body, invocation, meta_variables(request), HEADER_ALLOWANCE)
         try:
-            return HttpAnswer(parse_response(bytes(output)))
+            response = parse_response(bytes(output))
+            if len(response.body) > self.runner.config.max_output_bytes:
+                raise too_large(self.runner.config.max_output_bytes)
+            return HttpAnswer(response)
         except MalformedCgiResponse as exc:
             logs.warn(f"[{invocation.request_id}] malformed CGI response, answering 502: {exc}")
             body = b"502 Bad Gateway: malformed CGI response\n"

@@ -2,10 +2,13 @@
 
 Started on the first call, checked before each one (an exit or stray output between calls gets it
 replaced, with a warning), discarded on any fault (killed at once: the next call starts afresh) and
-stopped in order when the bridge closes (SIGTERM, then SIGKILL).
+stopped in order when the bridge closes or the interpreter exits (SIGTERM, then SIGKILL).
 """
 
 from __future__ import annotations
+
+import atexit
+import time
 
 from .. import logs
 from ..errors import timeout_error
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from ..process import Child
     from ..types import Sink
 
+STOP_GRACE_S = 1.0  # how long a closing binary has between SIGTERM and SIGKILL
 
 class LongLived:
     http_only = False
@@ -34,6 +38,7 @@ class LongLived:
         self.stdout = stdout
         self.stderr = StreamLog("stderr")
         self._logs = [log for log in (stdout, self.stderr) if isinstance(log, StreamLog)]
+        atexit.register(self.close)  # a binary that ignores end of input must not outlive the interpreter
 
     def _start(self, invocation: Invocation) -> Child:
         """Start the binary (and see it through its init); the mode's own part."""
@@ -62,11 +67,11 @@ class LongLived:
         return f"the {self.noun} (pid {child.pid}) exited between calls with status {child.returncode}"
 
     def _pump(self, invocation: Invocation, done: Callable[[], bool], *, send: Sequence[bytes] = (),
-              deadline: float | None = None, wake_fd: int | None = None, close_stdin: bool = False) -> None:
+              deadline: float | None = None, wake_fd: int | None = None, close_stdin: bool = False) -> int:
         """``Child.pump`` for this call: any fault discards the process, a missed deadline is typed."""
         assert self.child is not None
         try:
-            self.child.pump(deadline or invocation.deadline, self.stdout, self.stderr, send=send, done=done,
+            return self.child.pump(deadline or invocation.deadline, self.stdout, self.stderr, send=send, done=done,
                             wake_fd=wake_fd, close_stdin=close_stdin)
         except DeadlineExceeded:
             self._discard()
@@ -92,6 +97,18 @@ class LongLived:
         """What the mode drops with a discarded process (buffered output, its server)."""
 
     def close(self) -> None:
-        if self.child is not None:
-            self.child.stop()  # an orderly end, unlike a fault's immediate kill
+        """An orderly end, unlike a fault's immediate kill: SIGTERM, then what the binary still writes
+        is logged until it exits (SIGKILL after ``STOP_GRACE_S``)."""
+        child = self.child
+        if child is not None and child.alive:
+            for log in self._logs:
+                log.start("")  # between calls: what it writes now belongs to no request
+            child.terminate()
+            try:
+                child.pump(time.monotonic() + STOP_GRACE_S, self.stdout, self.stderr)
+            except Exception:  # DeadlineExceeded, or stray output past the cap: the pump killed it
+                pass
+            finally:
+                for log in self._logs:
+                    log.flush()
         self._discard()

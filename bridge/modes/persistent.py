@@ -9,9 +9,16 @@ timeout, broken framing, over-long reply) kills the process group; the next call
 from __future__ import annotations
 
 from .. import codec, logs
-from ..capture import Line, Storage
+from ..capture import Line, Storage, too_large
 from ..config import Framing
-from ..errors import BinaryExitError, BinaryProtocolError, BinarySignalError, binary_error, exit_error
+from ..errors import (
+    BinaryExitError,
+    BinaryProtocolError,
+    BinarySignalError,
+    InvalidOutput,
+    binary_error,
+    exit_error,
+)
 from ..process import BIG_PIPE
 from ..reply import Stdout, Value
 from .long_lived import LongLived
@@ -25,12 +32,17 @@ if TYPE_CHECKING:
     from ..process import Child
 
 
+# Bytes of an envelope reply line that are not the result: {"id":N,"result":...} and some white space.
+ENVELOPE_FRAMING = 1024
+
+
 class Persistent(LongLived):
     def __init__(self, program: Program, config: Config) -> None:
-        self.lines = Line(config.max_output_bytes, Storage(BIG_PIPE), BIG_PIPE)
+        self._envelope = config.framing is Framing.ENVELOPE
+        framing = ENVELOPE_FRAMING if self._envelope else 0
+        self.lines = Line(config.max_output_bytes, Storage(BIG_PIPE), BIG_PIPE, framing)
         super().__init__(program, config, self.lines)
         self._sequence = 0
-        self._envelope = config.framing is Framing.ENVELOPE
 
     def call(self, event: Event, invocation: Invocation) -> Stdout | Value:
         """Send one event to the running binary: its reply line, or the envelope's decoded result."""
@@ -41,14 +53,14 @@ class Persistent(LongLived):
             message: tuple[bytes, ...] = (head, payload, b"}\n")
         else:
             message = (payload, b"\n")
-        child = self._exchange(message, invocation)
-        if not child.alive and not self.lines.complete() and child.unread_input() == sum(map(len, message)):
+        child, written = self._exchange(message, invocation)
+        if not child.alive and not self.lines.complete() and child.unread_input() == written:
             # It exited as the event arrived (between calls, in effect) without reading any of it:
             # nothing was processed, so a new process may safely take the event.
             logs.warn(f"the binary (pid {child.pid}) exited between calls with status {child.returncode} "
                       f"(as the event arrived, unread); restarting it")
             self._discard()
-            child = self._exchange(message, invocation)
+            child, _ = self._exchange(message, invocation)
         if not self.lines.complete():
             error = self._died_mid_call(child.returncode)
             self._discard()
@@ -58,11 +70,11 @@ class Persistent(LongLived):
             return Value(self._open_envelope(line))
         return Stdout(line)
 
-    def _exchange(self, message: tuple[bytes, ...], invocation: Invocation) -> Child:
-        """Send one message and pump until the reply line is complete or the process has exited."""
+    def _exchange(self, message: tuple[bytes, ...], invocation: Invocation) -> tuple[Child, int]:
+        """Send one message and pump until the reply line is complete or the process has exited; the
+        process, and how many bytes of the message the pipe took (all still unread: never consumed)."""
         child = self._begin(invocation)
-        self._pump(invocation, self.lines.complete, send=message)
-        return child
+        return child, self._pump(invocation, self.lines.complete, send=message)
 
     def _start(self, invocation: Invocation) -> Child:
         return self.program.start(self.program.environ, big_pipes=True)
@@ -91,6 +103,8 @@ class Persistent(LongLived):
     def _open_envelope(self, line: memoryview) -> object:
         try:
             reply = codec.loads(line)
+        except codec.Unrepresentable as exc:  # one whole line: the binary is still in step
+            raise InvalidOutput(f"the binary's reply cannot be returned exactly: {exc}") from None
         except codec.DecodeError as exc:
             self._discard()
             raise BinaryProtocolError(f"the binary's reply is not JSON ({exc}): {bytes(line[:200])!r}") from None
@@ -107,7 +121,11 @@ class Persistent(LongLived):
             raise error
         if "result" not in reply:
             raise BinaryProtocolError("the binary's reply has neither result nor error")
-        return reply["result"]
+        result = reply["result"]
+        cap = self.config.max_output_bytes
+        if len(line) > cap and len(codec.dumps(result)) > cap:  # the result's bytes, framing excluded
+            raise too_large(cap)
+        return result
 
     def _forget(self) -> None:
         self.lines.clear()

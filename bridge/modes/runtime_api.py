@@ -15,7 +15,7 @@ import time
 
 from .. import codec
 from ..context import plain
-from ..errors import BinaryExitError, BinaryTimeout, OutputTooLarge, binary_error, exit_error
+from ..errors import BinaryExitError, BinaryTimeout, InvalidOutput, OutputTooLarge, binary_error, exit_error
 from ..logs import StreamLog
 from ..reply import Value
 from ..runtime_server import Delivery, RuntimeServer
@@ -71,7 +71,9 @@ def _response_value(body: bytes) -> object:
         return None
     try:
         return codec.loads(body)
-    except codec.DecodeError:
+    except codec.Unrepresentable as exc:
+        raise InvalidOutput(f"the runtime's response cannot be returned exactly: {exc}") from None
+    except codec.DecodeError:  # not JSON: Lambda passes a custom runtime's body through as it is
         return body.decode("utf-8", "replace")
 
 
@@ -109,7 +111,7 @@ class RuntimeApi(LongLived):
 
     def _start(self, invocation: Invocation) -> Child:
         """A new server and a new runtime, seen through its init (up to Lambda's 10 s)."""
-        server = self.server = RuntimeServer(self.port)
+        server = self.server = RuntimeServer(self.port, self.config.max_output_bytes)
         env = dict(self.program.environ)
         env["AWS_LAMBDA_RUNTIME_API"] = server.address
         env["_HANDLER"] = self.config.handler or os.path.basename(self.program.path)
