@@ -92,13 +92,12 @@ class StreamLog:
             _write(b"".join(out))
 
     def flush(self) -> None:
-        """Write a pending partial line (at the end of a call, so nothing is lost)."""
-        out: list[bytes | bytearray] = []
-        if self._partial:
+        """Write a pending partial line (at the end of a call, so nothing is lost); a cut line's last
+        piece, even empty, so that its cut mark is always followed by its continuation."""
+        if self._partial or self._cut:
+            out: list[bytes | bytearray] = []
             self._end_line(out)
             _write(b"".join(out))
-        elif self._cut:  # the line ended exactly where it was cut: it is all logged already
-            self._end_line(None)
 
     def _whole_lines(self, lines: list[bytes], out: list[bytes | bytearray]) -> None:
         if not lines:
@@ -130,10 +129,9 @@ class StreamLog:
             else:
                 head += piece
 
-    def _end_line(self, out: list[bytes | bytearray] | None) -> None:
+    def _end_line(self, out: list[bytes | bytearray]) -> None:
         line = self._partial
-        if out is not None:
-            out.append(self._prefix + line + b"\n")
+        out.append(self._prefix + line + b"\n")
         whole = (self._head if self._head is not None else b"?") if self._cut else line
         if whole.strip():
             self._last_line = whole

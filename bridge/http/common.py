@@ -66,7 +66,7 @@ def check_proxy_response(value: dict) -> dict:
     """A binary's ready-made proxy response, checked so a malformed one fails here, clearly, rather
     than as an integration's bare 502."""
     status = value.get("statusCode")
-    if isinstance(status, str) and status.isdigit():
+    if isinstance(status, str) and status.isascii() and status.isdigit():  # "²".isdigit() too
         status = int(status)
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise InvalidOutput(f"proxy response statusCode must be an integer from 100 to 599, not {status!r}")
@@ -85,6 +85,11 @@ def check_proxy_response(value: dict) -> dict:
         raise InvalidOutput(f"proxy response body must be a string (JSON-encode it first), not {type(body).__name__}")
     if not isinstance(value.get("isBase64Encoded", False), bool):
         raise InvalidOutput("proxy response isBase64Encoded must be true or false")
+    if value.get("isBase64Encoded") and body:
+        try:
+            base64.b64decode(body.encode("ascii"), validate=True)
+        except (ValueError, UnicodeEncodeError):  # binascii.Error is a ValueError
+            raise InvalidOutput("proxy response isBase64Encoded is true but its body is not base64") from None
     return dict(value, statusCode=status)
 
 

@@ -1,0 +1,211 @@
+"""Property-based tests (hypothesis): the codec, the HTTP shaping, the CGI parser and the framing readers
+hold for any input, not just the ones we thought of."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+
+import pytest
+from conftest import ROOT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bridge import codec, errors, http, logs
+from bridge.capture import Line, Storage
+from bridge.modes.cgi import MalformedCgiResponse, parse_response
+
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Every Unicode code point, lone surrogates included (valid in a Python str, refused by orjson).
+ANY_TEXT = st.text(st.characters(codec=None, categories=None), max_size=20)
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | ANY_TEXT
+JSON_VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(ANY_TEXT, inner, max_size=4), max_leaves=30)
+
+
+def typed(value: object) -> object:
+    """``value`` with every scalar tagged by its type, so 1 and 1.0 and True compare unequal."""
+    if isinstance(value, dict):
+        return {key: typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [typed(item) for item in value]
+    return (type(value).__name__, value)
+
+
+@PROPERTY
+@given(JSON_VALUES)
+def test_every_json_value_round_trips_exactly(value):
+    assert typed(codec.loads(codec.dumps(value))) == typed(value)
+    assert typed(codec._stdlib_loads(codec._stdlib_dumps(value))) == typed(value)  # the fallback, alone
+    assert b"\n" not in codec.dumps(value)  # one line: the framing relies on it
+
+
+@PROPERTY
+@given(JSON_VALUES, st.sampled_from([math.nan, math.inf, -math.inf]))
+def test_a_non_finite_float_anywhere_is_refused_by_both_backends(value, bad):
+    for holder in ([value, bad], {"k": [value, {"deep": bad}]}):
+        with pytest.raises(codec.EncodeError):
+            codec.dumps(holder)
+        with pytest.raises(codec.EncodeError):
+            codec._stdlib_dumps(holder)
+
+
+@PROPERTY
+@given(st.binary(max_size=200) | st.text(max_size=100).map(str.encode))
+def test_any_bytes_decode_to_a_value_or_fail_typed(data):
+    try:
+        value = codec.loads(data)
+    except codec.DecodeError:
+        return
+    assert typed(codec.loads(codec.dumps(value))) == typed(value)
+
+
+# HTTP shaping: any output becomes a valid proxy response for every format.
+
+EVENTS = {name: json.loads((ROOT / "events" / f"{name}.json").read_text())
+          for name in ("api_gateway_v1", "api_gateway_v2", "function_url", "alb", "alb_multi_value")}
+SCALAR_HEADER = (str, int, float, bool)
+
+
+def assert_valid_proxy_response(name: str, response: dict) -> None:
+    status = response["statusCode"]
+    assert type(status) is int and 100 <= status <= 599
+    body = response.get("body")
+    assert body is None or isinstance(body, str)  # null: no body, which every integration accepts
+    assert isinstance(response.get("isBase64Encoded", False), bool)
+    if response.get("isBase64Encoded") and body:
+        base64.b64decode(body, validate=True)
+    for header, value in (response.get("headers") or {}).items():
+        assert isinstance(header, str) and isinstance(value, SCALAR_HEADER)
+    for header, values in (response.get("multiValueHeaders") or {}).items():
+        assert isinstance(header, str) and isinstance(values, list)
+        assert all(isinstance(v, SCALAR_HEADER) for v in values)
+    if name.startswith("alb"):
+        assert isinstance(response["statusDescription"], str)
+    json.dumps(response, allow_nan=False)  # what the runtime then sends
+
+
+HEADERS = st.dictionaries(st.text(max_size=8), st.text(max_size=8) | st.integers() | st.lists(st.text(max_size=4)),
+                          max_size=3)
+PROXY_LIKE = st.fixed_dictionaries(
+    {"statusCode": st.integers(100, 599) | st.integers(0, 700) | st.text(max_size=4) | st.none()},
+    optional={"headers": HEADERS | st.text(max_size=4), "multiValueHeaders": HEADERS,
+              "body": st.text(max_size=20) | st.integers() | st.none(),
+              "isBase64Encoded": st.booleans() | st.text(max_size=3), "cookies": st.lists(st.text(max_size=8))},
+)
+OUTPUTS = (st.binary(max_size=64) | st.text(max_size=64).map(str.encode) | JSON_VALUES.map(codec.dumps)
+           | PROXY_LIKE.map(codec.dumps))
+
+
+@PROPERTY
+@given(st.sampled_from(sorted(EVENTS)), OUTPUTS, st.booleans())
+def test_any_output_becomes_a_valid_response_for_every_format(name, output, json_output):
+    door = http.front_door(EVENTS[name])
+    try:
+        response = door.output(output, json_output)
+    except errors.InvalidOutput as exc:  # a malformed proxy response of its own: BRIDGE_HTTP_ERRORS=response
+        response = door.error(exc)
+    assert_valid_proxy_response(name, response)
+
+
+@PROPERTY
+@given(st.sampled_from(sorted(EVENTS)), PROXY_LIKE)
+def test_a_proxy_response_of_the_binarys_own_is_passed_only_when_valid(name, proxy):
+    door = http.front_door(EVENTS[name])
+    try:
+        response = door.output(codec.dumps(proxy), True)
+    except errors.InvalidOutput as exc:
+        response = door.error(exc)
+    assert_valid_proxy_response(name, response)
+
+
+@PROPERTY
+@given(st.sampled_from(sorted(EVENTS)), JSON_VALUES | PROXY_LIKE)
+def test_any_decoded_result_becomes_a_valid_response_for_every_format(name, value):
+    door = http.front_door(EVENTS[name])
+    try:
+        response = door.value(value)
+    except errors.InvalidOutput as exc:
+        response = door.error(exc)
+    assert_valid_proxy_response(name, response)
+
+
+CGI_LINES = st.sampled_from([b"Content-Type: text/plain", b"Status: 404 Not Found", b"Status: 99", b"Location: /x",
+                             b"X-Caf\xc3\xa9: \xff", b"Set-Cookie: a=1", b"no colon", b" : empty", b""])
+
+
+@PROPERTY
+@given(st.sampled_from(sorted(EVENTS)), st.lists(CGI_LINES, max_size=4), st.sampled_from([b"\r\n", b"\n"]),
+       st.binary(max_size=32) | st.sampled_from([b"", b"\r\n\r\n", b"\n\n"]))
+def test_the_cgi_parser_turns_any_output_into_a_valid_response(name, head, newline, body):
+    output = newline.join(head) + newline + newline + body if head else body
+    try:
+        reply = parse_response(output)
+    except MalformedCgiResponse:
+        return  # CGI mode answers these with a 502 (tests/test_http.py)
+    assert_valid_proxy_response(name, http.front_door(EVENTS[name]).response(reply))
+
+
+# Framing readers never lose or merge a message, however the bytes are cut.
+
+MESSAGES = st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), min_size=1, max_size=12)
+
+
+@PROPERTY
+@given(MESSAGES, st.lists(st.integers(1, 50), min_size=1, max_size=20))
+def test_line_framing_reads_each_message_whole(messages, cuts):
+    stream = b"".join(message + b"\n" for message in messages)
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    try:
+        line = Line(1000, Storage(16), chunk=7)
+        got, offset, sizes = [], 0, iter(cuts * len(stream))
+        while len(got) < len(messages):
+            if offset < len(stream):
+                size = next(sizes)
+                offset += os.write(write, stream[offset:offset + size])
+            try:
+                while not line.complete():
+                    line.read_from(read)
+            except BlockingIOError:  # all that was written is read
+                pass
+            while line.complete():
+                got.append(bytes(line.take()))
+                line.next_line()
+        assert got == messages
+    finally:
+        os.close(read)
+        os.close(write)
+
+
+@PROPERTY
+@given(st.binary(max_size=300).map(lambda b: b.replace(b"\0", b"")), st.lists(st.integers(1, 60), min_size=1))
+def test_the_stream_log_loses_nothing_however_lines_are_cut(monkeypatch_module, data, cuts):
+    written: list[bytes] = []
+    monkeypatch_module.setattr(logs, "_write", lambda chunk: written.append(bytes(chunk)))
+    log = logs.StreamLog("stderr", "req")
+    offset, sizes = 0, iter(cuts * (len(data) + 1))
+    while offset < len(data):
+        size = next(sizes)
+        log.feed(data[offset:offset + size])
+        offset += size
+    log.flush()
+    prefix, mark = b"[req stderr] ", logs.CUT_MARK
+    lines = b"".join(written).split(b"\n")[:-1]
+    assert all(line.startswith(prefix) for line in lines)
+    rebuilt = b"".join(line[len(prefix):].removesuffix(mark) + (b"" if line.endswith(mark) else b"\n")
+                       for line in lines)
+    assert rebuilt == data + (b"\n" if data and not data.endswith(b"\n") else b"")
+    assert all(len(line) <= len(prefix) + logs.LINE_MAX + len(mark) for line in lines)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    """Small pieces, so that cutting is exercised on small examples."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(logs, "LINE_MAX", 16)
+        patch.setattr(logs, "CUT_MARK", b" \0cut")  # NUL: the examples have none
+        yield patch
