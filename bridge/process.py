@@ -53,13 +53,24 @@ def become_subreaper() -> bool:
     return _subreaper
 
 
+_children_file: tuple[int, int] | None = None  # (pid, fd): kept open, so a look costs one pread
+
+
 def _children() -> list[int]:
     """This process's children (orphans are re-parented to its main thread)."""
-    try:
-        with open(f"/proc/self/task/{os.getpid()}/children", "rb") as f:
-            return [int(pid) for pid in f.read().split()]
-    except OSError:
-        return []
+    global _children_file
+    pid = os.getpid()
+    if _children_file is None or _children_file[0] != pid:  # first look, or in a forked process
+        try:
+            _children_file = (pid, os.open(f"/proc/self/task/{pid}/children", os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            return []
+    fd, size = _children_file[1], 1 << 16
+    data = os.pread(fd, size, 0)
+    while len(data) == size:
+        size *= 4
+        data = os.pread(fd, size, 0)
+    return [int(child) for child in data.split()]
 
 
 def sweep_orphans() -> int:
