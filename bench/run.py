@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bridge import codec  # noqa: E402
+from bridge import codec, log_records  # noqa: E402
 from bridge.bridge import Bridge  # noqa: E402
 from bridge.config import Config  # noqa: E402
 from bridge.context import LocalContext  # noqa: E402
@@ -210,6 +210,47 @@ def hello_vs_subprocess(rounds: int = 2000) -> list[str]:
     ]
 
 
+def stderr_throughput(scratch: Path, megabytes: int = 100, runs: int = 3) -> list[str]:
+    """100 MB of 100-byte stderr lines through one oneshot call, each line a record of the function's log
+    format, written where the runtime would write it (here: /dev/null), against the binary alone."""
+    flood = scratch / "misbehave"
+    cc = ["musl-gcc", "-static"] if shutil.which("musl-gcc") else ["gcc", "-static"]
+    subprocess.run([*cc, "-O2", "-o", str(flood), str(ROOT / "tests" / "binaries" / "misbehave.c")], check=True)
+    size = megabytes * 1024 * 1024
+    null = open(os.devnull, "wb", 0)  # noqa: SIM115 - closed below
+    bridge = bridge_for(flood, args=f"stderr-flood {size}", http="off")
+    context = LocalContext(timeout_s=900)
+    cases = {
+        "text, to stderr (the CLI; outside the runtime)": ({}, None),
+        "JSON, to stderr": ({"AWS_LAMBDA_LOG_FORMAT": "JSON"}, None),
+        "text, framed on the telemetry channel (Lambda)": ({}, null.write),
+        "JSON, framed on the telemetry channel (Lambda)": ({"AWS_LAMBDA_LOG_FORMAT": "JSON"}, null.write),
+    }
+    rows = [f"| {megabytes} MB of stderr lines, one oneshot call | s (median of {runs}) | × the binary alone |",
+            "|---|---:|---:|"]
+    alone = statistics.median(_timed(lambda: subprocess.run([str(flood), "stderr-flood", str(size)], input=b"{}",
+                                                             stdout=subprocess.DEVNULL, stderr=null, check=True))
+                              for _ in range(runs))
+    rows.append(f"| the binary alone, stderr to /dev/null | {alone:.2f} | 1.00 |")
+    try:
+        for label, (env, frames) in cases.items():
+            log_records._writer = log_records.Writer(env, log_records.INFO, frames, fd=null.fileno(),
+                                                     runtime=frames is not None)
+            took = statistics.median(_timed(lambda: bridge.invoke({}, context)) for _ in range(runs))
+            rows.append(f"| {label} | {took:.2f} | {took / alone:.2f} |")
+    finally:
+        bridge.close()
+        null.close()
+        log_records.configure()
+    return rows
+
+
+def _timed(call) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
 def _median_wall(argv: list[str], env: dict, runs: int = 31) -> float:
     samples = []
     for _ in range(runs):
@@ -292,6 +333,8 @@ def main() -> None:
             latency_table(echo, floors, scratch, args.quick)
             print()
         print("\n".join(hello_vs_subprocess()))
+        print()
+        print("\n".join(stderr_throughput(scratch)))
         print()
         print("\n".join(cold_start(echo, scratch)))
         print()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from . import binary, logs, process
+from . import binary, log_records, logs, process
 from .config import Config, Http, HttpErrors, Stdin
 from .errors import BinaryError, BridgeError
 from .event import Event
@@ -38,6 +38,7 @@ class Bridge:
     def __init__(self, config: Config) -> None:
         self.config = config
         process.become_subreaper()  # so that nothing the binary starts can outlive its call
+        log_records.configure(config.stderr_level)
         path = binary.prepare(config.task_root, config.binary)
         self.program = binary.Program(path, config.args, binary.base_environment(os.environ))
         self.mode = mode_class(config.mode)(self.program, config)
@@ -56,6 +57,7 @@ class Bridge:
         """One Lambda invocation: the event to the binary's stdin, its stdout back as the result (shaped
         as the integration expects when the event came through an HTTP front door)."""
         invocation = Invocation(context, self.config.timeout_margin_ms)
+        log_records.request_id = invocation.request_id
         front = self._front_door(value)
         try:
             invocation.require_time()
@@ -66,6 +68,8 @@ class Bridge:
                 raise
             logs.warn(f"{type(exc).__name__}: {exc} (answered with an HTTP error: BRIDGE_HTTP_ERRORS=response)")
             return front.error(exc)
+        finally:
+            log_records.request_id = ""
 
     def close(self) -> None:
         self.mode.close()

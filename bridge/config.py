@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 
+from . import log_records
 from .errors import BridgeConfigError
 
 TYPE_CHECKING = False
@@ -101,6 +102,16 @@ def _integer(env: Mapping[str, str], name: str, default: int, minimum: int) -> i
     return value
 
 
+def _level(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    level = log_records.level_number(raw)
+    if level is None:
+        raise BridgeConfigError(f"{name}={raw!r}: expected a log level (DEBUG, INFO, WARNING, ERROR, CRITICAL)")
+    return level
+
+
 def _arguments(env: Mapping[str, str]) -> tuple[str, ...]:
     raw = env.get("BRIDGE_ARGS", "")
     if not raw.strip():
@@ -130,6 +141,7 @@ class Config:
         "http",
         "http_errors",
         "stdin",
+        "stderr_level",
     )
     task_root: str
     binary: str  # BRIDGE_BINARY, as given ('' when unset)
@@ -144,6 +156,7 @@ class Config:
     http: Http
     http_errors: HttpErrors
     stdin: Stdin
+    stderr_level: int  # BRIDGE_STDERR_LEVEL: the level of the binary's plain log lines
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -180,4 +193,5 @@ class Config:
             http=_choice(env, "BRIDGE_HTTP", Http.AUTO),
             http_errors=_choice(env, "BRIDGE_HTTP_ERRORS", HttpErrors.LAMBDA),
             stdin=_choice(env, "BRIDGE_STDIN", Stdin.EVENT),
+            stderr_level=_level(env, "BRIDGE_STDERR_LEVEL", log_records.INFO),
         )

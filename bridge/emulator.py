@@ -11,6 +11,10 @@ or one per line. For each, one line on stdout:
 ``{"requestId": ..., "response": ...}`` or ``{"requestId": ..., "error": <the body the runtime posted>}``.
 An init failure prints ``{"initError": ...}``. Exit status: 0 when every event succeeded, 1 otherwise,
 2 for unusable input.
+
+As Lambda does, it hands the runtime a telemetry channel (``_LAMBDA_TELEMETRY_LOG_FD``) for its log
+records, and prints each record it receives on stderr: what CloudWatch would get, in the function's
+log format (``AWS_LAMBDA_LOG_FORMAT``, ``AWS_LAMBDA_LOG_LEVEL``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import os
 import shutil
 import sys
+import threading
 
 from . import codec
 from .binary import Program, base_environment, check_format
@@ -64,6 +69,16 @@ def runtime_program(command: list[str], environ: dict[str, str]) -> Program:
     return Program(os.path.abspath(path), tuple(command[1:]), environ)
 
 
+def print_frames(fd: int) -> None:
+    """Each record of the telemetry channel (type, length, timestamp: 16 bytes; then the record), on stderr,
+    until every writer has closed it."""
+    with os.fdopen(fd, "rb") as channel:
+        while header := channel.read(16):
+            record = channel.read(int.from_bytes(header[4:8], "big"))
+            sys.stderr.buffer.write(record if record.endswith(b"\n") else record + b"\n")
+            sys.stderr.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -81,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     config = Config.from_environ(task_root, {"BRIDGE_MODE": "runtime-api", "BRIDGE_HANDLER": args.handler,
                                              "BRIDGE_TIMEOUT_MARGIN_MS": "0"})
     become_subreaper()
+    telemetry, environ["_LAMBDA_TELEMETRY_LOG_FD"] = _telemetry_channel()
+    printer = threading.Thread(target=print_frames, args=(telemetry[0],), daemon=True)
+    printer.start()
     runtime = RuntimeApi(runtime_program(command, environ), config, port=args.port)
     failed = False
     try:
@@ -97,7 +115,16 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
     finally:
         runtime.close()
+        os.close(telemetry[1])  # with the runtime gone too, the printer reads to the end
+        printer.join(timeout=5)
     return 1 if failed else 0
+
+
+def _telemetry_channel() -> tuple[tuple[int, int], str]:
+    """A pipe whose write end every runtime process started inherits, and its number for the environment."""
+    read, write = os.pipe()
+    os.set_inheritable(write, True)
+    return (read, write), str(write)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,13 @@
 """The function log: the binary's stderr (and a custom runtime's stdout) line by line, and the bridge's
-own warnings.
-
-Lambda sends whatever the python process writes to its stderr to CloudWatch, one log event per line.
-Lines are written straight to file descriptor 2 (no ``logging`` import: it costs cold-start time and
-the runtime may reconfigure it), one ``write`` per chunk so a chatty binary costs few system calls.
+own warnings, as records of the function's log format (``bridge.log_records``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+
+from . import log_records
 
 TAIL_BYTES = 4096
 # A longer line is logged in pieces of this size, each marked as cut (CloudWatch's own limit on one event).
@@ -16,34 +15,33 @@ LINE_MAX = 256 * 1024
 # The longest last line still parsed for the binary's JSON error (errorType, errorMessage).
 ERROR_LINE_MAX = 1 << 20
 CUT_MARK = b" [exec-bridge: line cut at %d bytes, continued on the next line]" % LINE_MAX
-_LOG_FD = 2
-
-
-def _write(data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(_LOG_FD, view) :]
+_bridge_logger = logging.getLogger("exec-bridge")
 
 
 def warn(message: str) -> None:
-    """A warning from the bridge itself, on one line of the function log."""
-    _write(b"[exec-bridge] WARNING " + message.replace("\n", " ").encode("utf-8", "replace") + b"\n")
+    """A warning from the bridge itself: a WARNING record with the request id of the call in progress
+    (none during init). Under the runtime it goes through ``logging``, so the runtime formats it."""
+    writer = log_records.writer()
+    if writer.runtime:
+        _bridge_logger.warning(message)
+    else:
+        writer.message(log_records.WARNING, message, log_records.request_id, "exec-bridge")
 
 
 class StreamLog:
     """Forwards one output stream of the binary to the function log, line by line, as it arrives.
 
-    Each line is prefixed with the current request id. The last few KB and the last non-empty line
+    Each line is a record with the current request id. The last few KB and the last non-empty line
     are kept for error messages (a crash report carries the stderr tail; a JSON error line types it).
     Time is linear and memory bounded whatever the shape of the output: a line longer than ``LINE_MAX``
     (a progress bar drawn with ``\\r``, a dump with no newline) is logged in marked pieces.
     """
 
-    __slots__ = ("stream", "_prefix", "_partial", "_head", "_cut", "_tail", "_last_line", "bytes_seen")
+    __slots__ = ("logger", "request_id", "_partial", "_head", "_cut", "_tail", "_last_line", "bytes_seen")
 
     def __init__(self, stream: str, request_id: str = "") -> None:
-        self.stream = stream
-        self._prefix = b""
+        self.logger = f"binary.{stream}"  # the JSON format's "logger" field
+        self.request_id = request_id
         self._partial = bytearray()  # the current line's bytes not logged yet
         self._head: bytearray | None = None  # a cut line from its start, while it may be an error line
         self._cut = False
@@ -53,9 +51,8 @@ class StreamLog:
         self.start(request_id)
 
     def start(self, request_id: str) -> None:
-        """Begin a new invocation: new prefix, fresh tail."""
-        label = f"{request_id} {self.stream}".strip()
-        self._prefix = f"[{label}] ".encode() if label else b""
+        """Begin a new invocation: its request id, a fresh tail."""
+        self.request_id = request_id
         self._tail.clear()
         self._last_line = b""
         self.bytes_seen = 0
@@ -89,7 +86,7 @@ class StreamLog:
         if rest:
             self._add(rest, out)
         if out:
-            _write(b"".join(out))
+            self._write(out)
 
     def flush(self) -> None:
         """Write a pending partial line (at the end of a call, so nothing is lost); a cut line's last
@@ -97,13 +94,13 @@ class StreamLog:
         if self._partial or self._cut:
             out: list[bytes | bytearray] = []
             self._end_line(out)
-            _write(b"".join(out))
+            self._write(out)
+
+    def _write(self, lines: list[bytes | bytearray]) -> None:
+        log_records.writer().lines(lines, self.request_id, self.logger)
 
     def _whole_lines(self, lines: list[bytes], out: list[bytes | bytearray]) -> None:
-        if not lines:
-            return
-        prefix = self._prefix
-        out.append(prefix + (b"\n" + prefix).join(lines) + b"\n")
+        out.extend(lines)
         for line in reversed(lines):
             if line.strip():
                 self._last_line = line
@@ -118,7 +115,7 @@ class StreamLog:
             if not self._cut:
                 self._cut = True
                 self._head = bytearray(partial) if len(partial) <= ERROR_LINE_MAX else None
-            out.append(self._prefix + partial[:LINE_MAX] + CUT_MARK + b"\n")
+            out.append(partial[:LINE_MAX] + CUT_MARK)
             del partial[:LINE_MAX]
 
     def _keep_head(self, piece: bytes) -> None:
@@ -131,7 +128,7 @@ class StreamLog:
 
     def _end_line(self, out: list[bytes | bytearray]) -> None:
         line = self._partial
-        out.append(self._prefix + line + b"\n")
+        out.append(line)
         whole = (self._head if self._head is not None else b"?") if self._cut else line
         if whole.strip():
             self._last_line = whole

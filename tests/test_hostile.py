@@ -220,11 +220,11 @@ def test_a_30_mb_line_without_newline_is_logged_whole_in_marked_pieces(binaries,
     size = 30 * 1024 * 1024 + 12340  # not a whole number of pieces
     assert invoke(hostile(make_bridge, binaries, f"no-newline {size}"), {}) == {}
     err = capfd.readouterr().err
-    lines = [line for line in err.split("\n") if "stderr] " in line]
+    lines = [line.split("\t", 3)[3] for line in err.split("\n") if line.startswith("[INFO]\t")]
     mark = logs.CUT_MARK.decode()
     assert len(lines) == size // logs.LINE_MAX + 1
     assert all(line.endswith(mark) for line in lines[:-1]) and not lines[-1].endswith(mark)
-    assert sum(len(line.split("stderr] ", 1)[1].removesuffix(mark)) for line in lines) == size
+    assert sum(len(line.removesuffix(mark)) for line in lines) == size
 
 
 # 7. Binary checks: an exec-only binary runs; an unusable one says what to do.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -62,10 +63,10 @@ def test_stderr_on_success_is_logged_with_the_request_id(make_bridge, capfd):
     context = LocalContext()
     assert bridge.invoke({"a": 1}, context) == {"a": 1}
     log = capfd.readouterr().err
-    prefix = f"[{context.aws_request_id} stderr] "
-    assert f"{prefix}first log line\n" in log
-    assert f"{prefix}second log line\n" in log
-    assert f"{prefix}third, no newline\n" in log  # a partial last line is flushed, not lost
+    record = rf"^\[INFO\]\t\S+Z\t{context.aws_request_id}\t"  # Lambda's text format, as the runtime writes it
+    assert re.search(record + "first log line$", log, re.MULTILINE)
+    assert re.search(record + "second log line$", log, re.MULTILINE)
+    assert re.search(record + "third, no newline$", log, re.MULTILINE)  # a partial last line is flushed, not lost
 
 
 def test_megabyte_of_stderr_while_echoing_does_not_deadlock(make_bridge, capfd):

@@ -123,9 +123,10 @@ def test_megabyte_of_stderr_between_calls(persistent, capfd):
     for n in range(3):
         assert invoke(bridge, n) == n
     assert pid_of(bridge) == first
+    bridge.close()  # what the calls have not drained yet is logged as the binary stops: nothing is lost
     logged = capfd.readouterr().err
     # Every byte arrives (a line cut by the end of a call is logged in two parts, never held back).
-    assert logged.count("s") - logged.count("stderr]") == (1048576 // 100) * 99
+    assert logged.count("s") == (1048576 // 100) * 99  # a record's head ([INFO], time, request id) has no "s"
 
 
 def test_over_long_reply_fails_and_restarts(persistent):
@@ -174,6 +175,6 @@ def test_documented_examples(examples, make_bridge, capfd, language, framing):
         assert type(caught.value).__name__ == "RequestedFailure"
         assert invoke(bridge, 7) == {"echo": 7}
     err = capfd.readouterr().err
-    assert f"[{context.aws_request_id} stderr] " in err
+    assert f"\t{context.aws_request_id}\t" in err
     if framing == "envelope" and language == "cr":
         assert f"request {context.aws_request_id}" in err  # the context reached the binary

@@ -13,7 +13,7 @@ from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge import codec, errors, http, logs
+from bridge import codec, errors, http, log_records, logs
 from bridge.capture import Line, Storage
 from bridge.modes.cgi import MalformedCgiResponse, parse_response
 
@@ -181,11 +181,22 @@ def test_line_framing_reads_each_message_whole(messages, cuts):
         os.close(write)
 
 
+class CapturedLines:
+    """Stands in for the record writer: keeps each message the stream log hands it."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    def lines(self, lines, request_id: str, logger: str) -> None:
+        assert request_id == "req" and logger == "binary.stderr"
+        self.messages.extend(bytes(line) for line in lines)
+
+
 @PROPERTY
 @given(st.binary(max_size=300).map(lambda b: b.replace(b"\0", b"")), st.lists(st.integers(1, 60), min_size=1))
-def test_the_stream_log_loses_nothing_however_lines_are_cut(monkeypatch_module, data, cuts):
-    written: list[bytes] = []
-    monkeypatch_module.setattr(logs, "_write", lambda chunk: written.append(bytes(chunk)))
+def test_the_stream_log_loses_nothing_however_lines_are_cut(small_pieces, data, cuts):
+    captured = CapturedLines()
+    small_pieces.setattr(log_records, "_writer", captured)
     log = logs.StreamLog("stderr", "req")
     offset, sizes = 0, iter(cuts * (len(data) + 1))
     while offset < len(data):
@@ -193,17 +204,14 @@ def test_the_stream_log_loses_nothing_however_lines_are_cut(monkeypatch_module, 
         log.feed(data[offset:offset + size])
         offset += size
     log.flush()
-    prefix, mark = b"[req stderr] ", logs.CUT_MARK
-    lines = b"".join(written).split(b"\n")[:-1]
-    assert all(line.startswith(prefix) for line in lines)
-    rebuilt = b"".join(line[len(prefix):].removesuffix(mark) + (b"" if line.endswith(mark) else b"\n")
-                       for line in lines)
+    mark = logs.CUT_MARK
+    rebuilt = b"".join(m.removesuffix(mark) + (b"" if m.endswith(mark) else b"\n") for m in captured.messages)
     assert rebuilt == data + (b"\n" if data and not data.endswith(b"\n") else b"")
-    assert all(len(line) <= len(prefix) + logs.LINE_MAX + len(mark) for line in lines)
+    assert all(b"\n" not in m and len(m) <= logs.LINE_MAX + len(mark) for m in captured.messages)
 
 
 @pytest.fixture(scope="module")
-def monkeypatch_module():
+def small_pieces():
     """Small pieces, so that cutting is exercised on small examples."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(logs, "LINE_MAX", 16)

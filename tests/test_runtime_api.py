@@ -80,7 +80,7 @@ def test_stdout_of_a_custom_runtime_is_log_output(runtime, capfd):
     context = LocalContext()
     result = bridge.invoke("print", context)
     assert result["event"] == "print"
-    assert f"[{context.aws_request_id} stdout] this line went to stdout\n" in capfd.readouterr().err
+    assert f"\t{context.aws_request_id}\tthis line went to stdout\n" in capfd.readouterr().err
 
 
 def test_crash_mid_call_then_recovery(runtime):

@@ -113,7 +113,7 @@ class Cgi:
                 raise too_large(self.runner.config.max_output_bytes)
             return HttpAnswer(response)
         except MalformedCgiResponse as exc:
-            logs.warn(f"[{invocation.request_id}] malformed CGI response, answering 502: {exc}")
+            logs.warn(f"malformed CGI response, answering 502: {exc}")
             body = b"502 Bad Gateway: malformed CGI response\n"
             return HttpAnswer(Response(502, [("Content-Type", "text/plain; charset=utf-8")], body))
 

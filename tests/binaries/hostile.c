@@ -10,6 +10,8 @@
  *                         setpgid or daemon: setsid after a double fork), write its pid to PIDFILE,
  *                         reply {} and exit while it sleeps on
  *   reply-bytes N         read stdin, reply with a JSON string of exactly N bytes (quotes included)
+ *   log-mix N             read stdin, log N plain lines, JSON lines at each level, an Embedded Metric
+ *                         Format object, and a last line without newline on stderr; reply {}
  *   persist HOW           long-lived, one line in, the same line out; HOW: exit-after-reply (exit at
  *                         once after each reply), close-then-exit (close stdin, then exit),
  *                         ignore-eof (keep running, and ignore SIGTERM, when stdin ends),
@@ -109,6 +111,18 @@ int main(int argc, char **argv) {
         fputs("{}", stdout);
     } else if (!strcmp(mode, "escape")) {
         escape(arg, argc > 3 ? argv[3] : "/dev/null");
+        fputs("{}", stdout);
+    } else if (!strcmp(mode, "log-mix")) {
+        long count = atol(arg);
+        for (long i = 0; i < count; i++) fprintf(stderr, "plain line %ld\n", i);
+        fputs("{\"level\":\"debug\",\"msg\":\"a debug line\"}\n", stderr);
+        fputs("{\"Level\":\"TRACE\",\"msg\":\"a trace line\"}\n", stderr);
+        fputs("{\"severity\":\"WARN\",\"message\":\"careful\",\"code\":7}\n", stderr);
+        fputs("{\"levelname\":\"Error\",\"msg\":\"bad\",\"errorType\":\"Custom\",\"requestId\":\"forged\"}\n", stderr);
+        fputs("{\"_aws\":{\"Timestamp\":1700000000000,\"CloudWatchMetrics\":[{\"Namespace\":\"exec-bridge\","
+              "\"Dimensions\":[[\"fn\"]],\"Metrics\":[{\"Name\":\"Hits\",\"Unit\":\"Count\"}]}]},"
+              "\"fn\":\"f\",\"Hits\":1}\n", stderr);
+        fputs("the tail, without newline", stderr);
         fputs("{}", stdout);
     } else if (!strcmp(mode, "reply-bytes")) {
         long total = atol(arg);
