@@ -245,6 +245,30 @@ def stderr_throughput(scratch: Path, megabytes: int = 100, runs: int = 3) -> lis
     return rows
 
 
+def batch_concurrency(scratch: Path, runs: int = 5) -> list[str]:
+    """Ten standard-queue records of 50 ms each, through one oneshot call, one and two at a time."""
+    worker = scratch / "hostile"
+    cc = ["musl-gcc", "-static"] if shutil.which("musl-gcc") else ["gcc", "-static"]
+    subprocess.run([*cc, "-O2", "-o", str(worker), str(ROOT / "tests" / "binaries" / "hostile.c")], check=True,
+                   stderr=subprocess.DEVNULL)
+    template = json.loads((ROOT / "events" / "sqs.json").read_text())["Records"][0]
+    event = {"Records": [dict(template, messageId=f"m{n}", body="sleep=50") for n in range(10)]}
+    context = LocalContext(timeout_s=900)
+    rows = ["| ten 50 ms SQS records, one call (BRIDGE_BATCH=records) | ms (median of 5) |", "|---|---:|"]
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))  # concurrency needs the CPUs the binaries sleep on
+    try:
+        for concurrency in (1, 2):
+            bridge = bridge_for(worker, args="record", batch="records", batch_concurrency=str(concurrency))
+            try:
+                took = statistics.median(_timed(invoking(bridge, event, context)) for _ in range(runs))
+            finally:
+                bridge.close()
+            rows.append(f"| concurrency {concurrency} | {took * 1000:.0f} |")
+    finally:
+        os.sched_setaffinity(0, {0})
+    return rows
+
+
 def _timed(call) -> float:
     start = time.perf_counter()
     call()
@@ -335,6 +359,8 @@ def main() -> None:
         print("\n".join(hello_vs_subprocess()))
         print()
         print("\n".join(stderr_throughput(scratch)))
+        print()
+        print("\n".join(batch_concurrency(scratch)))
         print()
         print("\n".join(cold_start(echo, scratch)))
         print()

@@ -11,7 +11,7 @@ import importlib
 import os
 
 from . import binary, log_records, logs, process
-from .config import Config, Http, HttpErrors, Stdin
+from .config import Batching, Config, Http, HttpErrors, Stdin
 from .errors import BinaryError, BridgeError
 from .event import Event
 from .invocation import Invocation
@@ -21,6 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .batch import Batch, Runner
     from .http import FrontDoor
     from .types import LambdaContext
 
@@ -33,7 +34,7 @@ def _no_front_door(value: object) -> None:
 class Bridge:
     """Runs the configured binary for each event and returns its result or raises a typed error."""
 
-    __slots__ = ("config", "program", "mode", "_front_door", "_shape")
+    __slots__ = ("config", "program", "mode", "_front_door", "_shape", "_batch", "_not_batch_logged")
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -48,6 +49,13 @@ class Bridge:
         if needs_http:  # imported only when used: a plain oneshot cold start does without base64 and http
             self._front_door = importlib.import_module(".http", __package__).front_door
         self._shape = config.http is Http.AUTO or http_only
+        self._batch: Runner | None = None
+        if config.batch is Batching.RECORDS:
+            from . import batch
+
+            new_mode = lambda: mode_class(config.mode)(self.program, config)  # noqa: E731
+            self._batch = batch.Runner(self.mode, new_mode, config, config.batch_concurrency)
+        self._not_batch_logged = False
 
     @classmethod
     def from_environ(cls, task_root: str) -> Bridge:
@@ -61,6 +69,10 @@ class Bridge:
         front = self._front_door(value)
         try:
             invocation.require_time()
+            if self._batch is not None:
+                found = self._batch_of(value)
+                if found is not None:
+                    return self._batch.run(found, invocation)
             reply = self.mode.call(Event(value, front), invocation)
             return reply.result(self.config.output, front if self._shape else None)
         except (BridgeError, BinaryError) as exc:
@@ -71,5 +83,18 @@ class Bridge:
         finally:
             log_records.request_id = ""
 
+    def _batch_of(self, value: object) -> Batch | None:
+        from .batch import recognise
+
+        found = recognise(value)
+        if not isinstance(found, str):
+            return found
+        if not self._not_batch_logged:  # once: a function may well get other events too
+            self._not_batch_logged = True
+            logs.warn(f"BRIDGE_BATCH=records, but {found}: the whole event goes to the binary, as any event")
+        return None
+
     def close(self) -> None:
         self.mode.close()
+        if self._batch is not None:
+            self._batch.close()

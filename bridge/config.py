@@ -70,6 +70,20 @@ class Stdin(StrEnum):
     BODY = "body"  # for HTTP events, the request body (base64-decoded); the event otherwise
 
 
+class Batching(StrEnum):
+    """``BRIDGE_BATCH``: how an SQS, Kinesis or DynamoDB Streams batch reaches the binary."""
+
+    OFF = "off"  # the whole event, as any event
+    RECORDS = "records"  # one run per record, answered with a partial batch response (bridge.batch)
+
+
+class BatchAllFailed(StrEnum):
+    """``BRIDGE_BATCH_ALL_FAILED``: what a batch whose every record failed answers."""
+
+    RAISE = "raise"  # the BatchFailed error, which Lambda's error metrics and alarms count
+    REPORT = "report"  # a partial batch response naming every record
+
+
 def _choice(env: Mapping[str, str], name: str, default: E) -> E:
     kind = type(default)
     value = env.get(name, "").strip().lower() or default.value
@@ -142,6 +156,9 @@ class Config:
         "http_errors",
         "stdin",
         "stderr_level",
+        "batch",
+        "batch_concurrency",
+        "batch_all_failed",
     )
     task_root: str
     binary: str  # BRIDGE_BINARY, as given ('' when unset)
@@ -157,6 +174,9 @@ class Config:
     http_errors: HttpErrors
     stdin: Stdin
     stderr_level: int  # BRIDGE_STDERR_LEVEL: the level of the binary's plain log lines
+    batch: Batching
+    batch_concurrency: int  # BRIDGE_BATCH_CONCURRENCY: records of a standard queue run at once (oneshot)
+    batch_all_failed: BatchAllFailed
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -194,4 +214,7 @@ class Config:
             http_errors=_choice(env, "BRIDGE_HTTP_ERRORS", HttpErrors.LAMBDA),
             stdin=_choice(env, "BRIDGE_STDIN", Stdin.EVENT),
             stderr_level=_level(env, "BRIDGE_STDERR_LEVEL", log_records.INFO),
+            batch=_choice(env, "BRIDGE_BATCH", Batching.OFF),
+            batch_concurrency=_integer(env, "BRIDGE_BATCH_CONCURRENCY", len(os.sched_getaffinity(0)), 1),
+            batch_all_failed=_choice(env, "BRIDGE_BATCH_ALL_FAILED", BatchAllFailed.RAISE),
         )

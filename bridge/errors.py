@@ -73,6 +73,10 @@ class InvalidEvent(BridgeError):
     """The event has no exact JSON text for the binary's stdin (NaN, Infinity, nesting too deep)."""
 
 
+class BatchFailed(BridgeError):
+    """``BRIDGE_BATCH=records``: every record of the batch failed (each is logged with its own error)."""
+
+
 class UnsupportedEvent(BridgeError):
     """The mode cannot serve this kind of event (CGI mode and a non-HTTP event)."""
 

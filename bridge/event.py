@@ -17,11 +17,12 @@ if TYPE_CHECKING:
 
 
 class Event:
-    __slots__ = ("value", "front")
+    __slots__ = ("value", "front", "body")
 
-    def __init__(self, value: object, front: FrontDoor | None = None) -> None:
+    def __init__(self, value: object, front: FrontDoor | None = None, body: bytes | None = None) -> None:
         self.value = value
         self.front = front  # the HTTP front door it came through, when HTTP handling is on
+        self.body = body  # a batch record's own body (an SQS message's, Kinesis data), if it has one
 
     def request(self) -> Request:
         """The HTTP request the event carries; ``UnsupportedEvent`` when it is not an HTTP event."""
@@ -31,9 +32,13 @@ class Event:
         return self.front.request()
 
     def stdin(self, source: Stdin) -> bytes:
-        """What the binary reads: the request body (``BRIDGE_STDIN=body``, HTTP events), else the event."""
-        if source is Stdin.BODY and self.front is not None:
-            return self.request().body
+        """What the binary reads: with ``BRIDGE_STDIN=body`` the body of a batch record or of an HTTP
+        request; the event as JSON otherwise."""
+        if source is Stdin.BODY:
+            if self.body is not None:
+                return self.body
+            if self.front is not None:
+                return self.request().body
         try:
             return codec.dumps(self.value)
         except codec.EncodeError as exc:

@@ -18,6 +18,7 @@ import fcntl
 import os
 import select
 import signal
+import threading
 
 from .pump import Exchange
 
@@ -35,7 +36,9 @@ BIG_PIPE = 1 << 20
 READABLE = select.POLLIN | select.POLLHUP | select.POLLERR
 _PR_SET_CHILD_SUBREAPER = 36
 # Pids of the binaries the bridge started and has not reaped: the only children a sweep leaves alone.
+# Spawning (until the pid is registered) and sweeping exclude each other: batch records run in threads.
 _RUNNING: set[int] = set()
+_SPAWN_LOCK = threading.Lock()
 _subreaper: bool | None = None
 
 
@@ -80,31 +83,42 @@ def sweep_orphans() -> int:
     """
     own_group = os.getpgrp()
     swept = 0
-    for _ in range(100):
-        found = []
-        for pid in _children():
-            if pid in _RUNNING:
-                continue
-            try:
-                group = os.getpgid(pid)
-            except ProcessLookupError:
-                continue
-            if group != own_group:
-                found.append((pid, group))
-        if not found:
-            break
-        for pid, group in found:
-            for kill, target in ((os.killpg, group), (os.kill, pid)):
-                try:
-                    kill(target, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:  # reaped elsewhere meanwhile
-                pass
-            swept += 1
+    with _SPAWN_LOCK:
+        for _ in range(100):
+            found = _escaped(own_group)
+            if not found:
+                break
+            for pid, group in found:
+                _kill_and_reap(pid, group)
+                swept += 1
     return swept
+
+
+def _escaped(own_group: int) -> list[tuple[int, int]]:
+    """(pid, process group) of each child outside this process's group that the bridge did not start."""
+    found = []
+    for pid in _children():
+        if pid in _RUNNING:
+            continue
+        try:
+            group = os.getpgid(pid)
+        except ProcessLookupError:
+            continue
+        if group != own_group:
+            found.append((pid, group))
+    return found
+
+
+def _kill_and_reap(pid: int, group: int) -> None:
+    for kill, target in ((os.killpg, group), (os.kill, pid)):
+        try:
+            kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:  # reaped elsewhere meanwhile
+        pass
 
 
 def _open_pidfd(pid: int) -> int | None:
@@ -140,14 +154,16 @@ class Child:
             grow_pipe(out_w)
             grow_pipe(err_w)  # a long-lived binary may log this much between calls without blocking
         try:
-            self.pid = os.posix_spawn(
-                argv[0],
-                argv,
-                env,
-                file_actions=((_DUP2, in_r, 0), (_DUP2, out_w, 1), (_DUP2, err_w, 2)),
-                setpgroup=0,
-                setsigdef=_DEFAULT_SIGNALS,
-            )
+            with _SPAWN_LOCK:
+                self.pid = os.posix_spawn(
+                    argv[0],
+                    argv,
+                    env,
+                    file_actions=((_DUP2, in_r, 0), (_DUP2, out_w, 1), (_DUP2, err_w, 2)),
+                    setpgroup=0,
+                    setsigdef=_DEFAULT_SIGNALS,
+                )
+                _RUNNING.add(self.pid)
         except BaseException:
             for fd in (in_w, out_r, err_r):
                 os.close(fd)
@@ -155,7 +171,6 @@ class Child:
         finally:
             for fd in (in_r, out_w, err_w):
                 os.close(fd)
-        _RUNNING.add(self.pid)
         if not small_input:
             os.set_blocking(in_w, False)
         self.stdin, self.stdout, self.stderr = in_w, out_r, err_r

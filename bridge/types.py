@@ -45,6 +45,7 @@ class Mode(Protocol):
     """A way of running the binary (``bridge.modes``): one event in, one reply out."""
 
     http_only: ClassVar[bool]  # serves HTTP events only (and shapes its replies whatever BRIDGE_HTTP says)
+    independent_calls: ClassVar[bool]  # each call a process of its own: instances may run calls at once
 
     def __init__(self, program: Program, config: Config) -> None: ...
 

@@ -21,6 +21,7 @@ from conftest import ROOT
 NODE_BIN = ROOT / "node_modules" / ".bin"
 ARTIFACT = ROOT / "dist" / "exec-bridge.zip"
 
+SQS_RECORD = json.loads((ROOT / "events" / "sqs.json").read_text())["Records"][0]
 # function name -> (event, check of the response)
 EXPECTED = {
     "hello": ({"a": 1}, lambda r: r["message"] == "Hello from C" and r["eventBytes"] == 7),
@@ -28,6 +29,9 @@ EXPECTED = {
     "runtime_hello": ({"k": 1}, lambda r: r == {"message": "Hello from Crystal", "event": {"k": 1}}),
     "runtime_go": ({"k": 2}, lambda r: r["event"] == {"k": 2} and r["handler"] == "main.handle"),
     "runtime_shell": ({"k": 3}, lambda r: r == {"handler": "runtime_shell", "echo": {"k": 3}}),
+    "sqs_worker": ({"Records": [dict(SQS_RECORD, messageId="m1", body="an order"),
+                                dict(SQS_RECORD, messageId="m2", body="a poison order")]},
+                   lambda r: r == {"batchItemFailures": [{"itemIdentifier": "m2"}]}),
 }
 
 
@@ -76,6 +80,12 @@ def test_template_has_every_function_configured(packaged):
         assert props["Architectures"] == ["x86_64"]
         assert props["Environment"]["Variables"]["BRIDGE_BINARY"] == f"bin/{name}"
         assert props["MemorySize"] >= 256 and props["Timeout"] >= 10
+
+
+def test_the_queue_worker_reports_batch_item_failures(packaged):
+    mappings = [r["Properties"] for r in packaged["template"]["Resources"].values()
+                if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert [m["FunctionResponseTypes"] for m in mappings] == [["ReportBatchItemFailures"]]
 
 
 def test_artifact_holds_exactly_what_lambda_needs(packaged):
@@ -213,7 +223,8 @@ def test_osls_invoke_local(packaged, name):
     done = subprocess.run([str(NODE_BIN / "osls"), "invoke", "local", "-f", name, "--data", json.dumps(event)],
                           cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
-    start = done.stdout.index("{")  # the response, then what the function logged as it stopped
+    # The response starts a line (log records start with their level), then what was logged as it stopped.
+    start = done.stdout.index("{") if done.stdout.startswith("{") else done.stdout.index("\n{") + 1
     assert check(json.JSONDecoder().raw_decode(done.stdout[start:])[0]), done.stdout
 
 

@@ -99,6 +99,7 @@ class Cgi:
     """Serves HTTP events only: ``Event.request`` refuses any other with ``UnsupportedEvent``."""
 
     http_only = True
+    independent_calls = True
     __slots__ = ("runner",)
 
     def __init__(self, program: Program, config: Config) -> None:

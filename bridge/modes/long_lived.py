@@ -29,6 +29,7 @@ STOP_GRACE_S = 1.0  # how long a closing binary has between SIGTERM and SIGKILL
 
 class LongLived:
     http_only = False
+    independent_calls = False
     noun = "binary"  # what the log calls the process
 
     def __init__(self, program: Program, config: Config, stdout: Sink) -> None:

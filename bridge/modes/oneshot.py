@@ -21,6 +21,7 @@ _SMALL = 1 << 16
 
 class Oneshot:
     http_only = False
+    independent_calls = True
     __slots__ = ("program", "config", "storage")
 
     def __init__(self, program: Program, config: Config) -> None:

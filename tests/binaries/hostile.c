@@ -10,6 +10,9 @@
  *                         setpgid or daemon: setsid after a double fork), write its pid to PIDFILE,
  *                         reply {} and exit while it sleeps on
  *   reply-bytes N         read stdin, reply with a JSON string of exactly N bytes (quotes included)
+ *   record                a batch record's run: the reply {} unless stdin holds "poison" (a typed error,
+ *                         exit 1), "crash" (abort), "garbage" (a reply that is not JSON); "sleep=MS" sleeps
+ *                         first; with BATCH_TRACE set, appends "start NS" and "end NS" lines to that file
  *   log-mix N             read stdin, log N plain lines, JSON lines at each level, an Embedded Metric
  *                         Format object, and a last line without newline on stderr; reply {}
  *   persist HOW           long-lived, one line in, the same line out; HOW: exit-after-reply (exit at
@@ -22,13 +25,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
+static char input[1 << 20];
+
 static void drain_stdin(void) {
-    char buffer[65536];
-    while (read(0, buffer, sizeof buffer) > 0) {
+    size_t used = 0;
+    ssize_t n;
+    while ((n = read(0, input + used, sizeof input - 1 - used)) > 0) {
+        used += (size_t)n;
+        if (used == sizeof input - 1) used = 0; /* keep the last megabyte only */
     }
+    input[used] = 0;
+}
+
+static void trace(const char *what) {
+    const char *path = getenv("BATCH_TRACE");
+    if (!path) return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    char line[64];
+    int n = snprintf(line, sizeof line, "%s %lld\n", what, (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    write(fd, line, (size_t)n);
+    close(fd);
 }
 
 static void repeat(FILE *out, const char *text, long count) {
@@ -112,6 +135,17 @@ int main(int argc, char **argv) {
     } else if (!strcmp(mode, "escape")) {
         escape(arg, argc > 3 ? argv[3] : "/dev/null");
         fputs("{}", stdout);
+    } else if (!strcmp(mode, "record")) {
+        trace("start");
+        const char *sleep_at = strstr(input, "sleep=");
+        if (sleep_at) usleep((useconds_t)atol(sleep_at + 6) * 1000);
+        trace("end");
+        if (strstr(input, "poison")) {
+            fputs("{\"errorType\":\"Poisoned\",\"errorMessage\":\"the record was poisoned\"}\n", stderr);
+            return 1;
+        }
+        if (strstr(input, "crash")) abort();
+        fputs(strstr(input, "garbage") ? "not json" : "{}", stdout);
     } else if (!strcmp(mode, "log-mix")) {
         long count = atol(arg);
         for (long i = 0; i < count; i++) fprintf(stderr, "plain line %ld\n", i);
