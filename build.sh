@@ -3,7 +3,8 @@
 #   ./build.sh deps       install the toolchains (apt) and a .venv with the Python packages
 #   ./build.sh            compile every src/<function>/ into a static bin/<function>
 #   ./build.sh test       build, then run the test suite (ruff + mypy + pytest)
-#   ./build.sh bench      build, then run the benchmark (prints a Markdown table)
+#   ./build.sh bench      build, then run the benchmarks: in-process (bench/run.py), then end to end under
+#                         awslambdaric on the packaged zip (bench/end_to_end.py); prints Markdown tables
 #   ./build.sh package    build for serverless.yml's architecture, write dist/exec-bridge.zip
 #   ./build.sh check F... the checks every binary passes before it is packed
 # Environment: ARCH=x86_64|aarch64 (default: this machine), PYTHON (default: .venv's, else python3),
@@ -126,6 +127,21 @@ deps() {
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
     npm install --no-audit --no-fund --legacy-peer-deps --loglevel=error
+    lambda_venv
+}
+
+# .venv-lambda: the runtime's Python version (serverless.yml) with awslambdaric, for the end-to-end benchmark.
+lambda_venv() {
+    local runtime target pin
+    runtime=$(.venv/bin/python -c 'import sys; sys.path.insert(0, "scripts"); import package; print(package.service_settings(__import__("pathlib").Path("serverless.yml"))[0])')
+    target=$(.venv/bin/python -c "import sys; sys.path.insert(0, 'scripts'); import package; print(package.target_python('$runtime') or '')")
+    if [ -z "$target" ]; then
+        echo "build.sh: no $runtime interpreter (PATH or pyenv): the end-to-end benchmark will use .venv's Python" >&2
+        return 0
+    fi
+    pin=$(grep -i '^awslambdaric' requirements-dev.txt)
+    [ -x .venv-lambda/bin/python ] || "$target" -m venv .venv-lambda
+    .venv-lambda/bin/python -m pip install -q --disable-pip-version-check "$pin"
 }
 
 package() {
@@ -153,7 +169,10 @@ case "${1:-build}" in
         "$PYTHON" -m pytest -q tests "${@:2}" ;;
     bench)
         build_all
-        "$PYTHON" bench/run.py "${@:2}" ;;
+        "$PYTHON" bench/run.py "${@:2}"
+        echo
+        package >/dev/null
+        "$PYTHON" bench/end_to_end.py ;;
     package)
         package ;;
     check)

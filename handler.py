@@ -21,6 +21,10 @@ if __name__ == "__main__":
 
     sys.exit(main(TASK_ROOT))
 else:
+    from bridge import handoff
+
+    if handoff.requested(os.environ):  # runtime-api mode under a runtime client: become the bootstrap
+        handoff.hand_over(TASK_ROOT)  # does not return (a failure raises a typed init error)
     from bridge.bridge import Bridge
 
     _bridge = Bridge.from_environ(TASK_ROOT)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import errno
 import os
 
-from . import logs
 from .errors import BinaryFormatError, BinaryNotExecutable, BinaryNotFound
-from .process import Child
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .process import Child
 
 ELF_MAGIC = b"\x7fELF"
 _ELF_MACHINES = {3: "i386", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390x", 40: "arm", 62: "x86_64",
@@ -139,6 +141,8 @@ def prepare(task_root: str, configured: str) -> str:
     if os.access(path, os.X_OK):
         return path
     copy = _copy_executable(path)
+    from . import logs  # only now: a handoff's init imports no more than it needs
+
     logs.warn(
         f"{path} is not executable (the exec bit was lost when the package was built); running a copy "
         f"at {copy}. Fix the package: build the zip on Linux or macOS, or record mode 0755 for "
@@ -189,6 +193,8 @@ class Program:
 
     def start(self, env: dict[str, str], *, big_pipes: bool = False, small_input: bool = False) -> Child:
         """Spawn it (no shell, own process group); exec failures become typed errors."""
+        from .process import Child
+
         try:
             return Child(self.argv, env, big_pipes=big_pipes, small_input=small_input)
         except OSError as exc:

@@ -11,7 +11,7 @@ import importlib
 import os
 
 from . import binary, log_records, logs, process
-from .config import Batching, Config, Http, HttpErrors, Stdin
+from .config import Batching, Config, Http, HttpErrors, Mode, RuntimeApi, Stdin
 from .errors import BinaryError, BridgeError
 from .event import Event
 from .invocation import Invocation
@@ -38,10 +38,14 @@ class Bridge:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        process.become_subreaper()  # so that nothing the binary starts can outlive its call
-        log_records.configure(config.stderr_level)
         path = binary.prepare(config.task_root, config.binary)
         self.program = binary.Program(path, config.args, binary.base_environment(os.environ))
+        if config.mode is Mode.RUNTIME_API and config.runtime_api is RuntimeApi.HANDOFF:
+            # Under a runtime client handler.py hands the process over before a Bridge is made.
+            logs.warn("BRIDGE_RUNTIME_API=handoff, but no runtime client imported the handler (the CLI, a "
+                      "test, an in-process call): the bootstrap is proxied instead")
+        process.become_subreaper()  # so that nothing the binary starts can outlive its call
+        log_records.configure(config.stderr_level)
         self.mode = mode_class(config.mode)(self.program, config)
         http_only = self.mode.http_only
         needs_http = config.http is Http.AUTO or config.stdin is Stdin.BODY or http_only

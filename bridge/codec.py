@@ -18,14 +18,24 @@ from __future__ import annotations
 import math
 import os
 
-try:
-    if os.environ.get("BRIDGE_JSON") == "stdlib":
-        raise ImportError("BRIDGE_JSON=stdlib")
-    import orjson as _orjson
-except ImportError:
-    _orjson = None  # type: ignore[assignment]  # the module or nothing
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
-BACKEND = "orjson" if _orjson is not None else "json"
+_orjson: Any = None  # imported at first use
+
+def _find_orjson() -> bool:
+    if os.environ.get("BRIDGE_JSON") == "stdlib":
+        return False
+    from importlib.util import find_spec
+
+    return find_spec("orjson") is not None
+
+
+# orjson is imported at the first encode or decode, not at init: importing it costs ~20 ms (dataclasses,
+# inspect, uuid), which a cold start that hands the process over (runtime-api handoff) never needs.
+BACKEND = "orjson" if _find_orjson() else "json"
 # A digit becomes "0", anything else a space: a run of LONG_NUMBER zeros is a number orjson may round.
 _DIGITS_AS_ZEROS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
 _LONG_NUMBER = b"0" * 19
@@ -105,29 +115,50 @@ def _has_long_number(data: bytes | bytearray | memoryview | str) -> bool:
     return _LONG_NUMBER in data.translate(_DIGITS_AS_ZEROS)
 
 
-if _orjson is not None:
-    _OrjsonEncodeError = _orjson.JSONEncodeError
-    _OrjsonDecodeError = _orjson.JSONDecodeError
+def _orjson_dumps(value: object) -> bytes:
+    """One line of compact JSON (never contains a raw newline); ``EncodeError`` when not exact."""
+    try:
+        text = _orjson.dumps(value)
+    except _orjson.JSONEncodeError:
+        return _stdlib_dumps(value)
+    if b"null" in text and not _all_finite(value):
+        raise EncodeError("NaN and Infinity are not JSON: the value holds a non-finite float")
+    return text
 
-    def dumps(value: object) -> bytes:
-        """One line of compact JSON (never contains a raw newline); ``EncodeError`` when not exact."""
-        try:
-            text = _orjson.dumps(value)
-        except _OrjsonEncodeError:
-            return _stdlib_dumps(value)
-        if b"null" in text and not _all_finite(value):
-            raise EncodeError("NaN and Infinity are not JSON: the value holds a non-finite float")
-        return text
 
-    def loads(data: bytes | bytearray | memoryview | str) -> object:
-        """Parse one JSON document exactly; raises DecodeError."""
-        if _has_long_number(data):
-            return _stdlib_loads(data)
-        try:
-            return _orjson.loads(data)
-        except _OrjsonDecodeError:
-            return _stdlib_loads(data)
+def _orjson_loads(data: bytes | bytearray | memoryview | str) -> object:
+    """Parse one JSON document exactly; raises DecodeError."""
+    if _has_long_number(data):
+        return _stdlib_loads(data)
+    try:
+        return _orjson.loads(data)
+    except _orjson.JSONDecodeError:
+        return _stdlib_loads(data)
 
-else:
-    dumps = _stdlib_dumps
-    loads = _stdlib_loads
+
+_impl: tuple[Callable[[object], bytes], Callable[[bytes | bytearray | memoryview | str], object]] | None = None
+
+
+def _backend() -> tuple[Callable[[object], bytes], Callable[[bytes | bytearray | memoryview | str], object]]:
+    """The backend's encode and decode, importing orjson now if it is the one."""
+    global _impl, _orjson
+    if _impl is None:
+        _impl = (_stdlib_dumps, _stdlib_loads)
+        if BACKEND == "orjson":
+            try:
+                import orjson
+            except ImportError:  # found, but built for another Python (a package made for the runtime's)
+                return _impl
+            _orjson = orjson
+            _impl = (_orjson_dumps, _orjson_loads)
+    return _impl
+
+
+def dumps(value: object) -> bytes:
+    """One line of compact JSON (never contains a raw newline); ``EncodeError`` when not exact."""
+    return (_impl or _backend())[0](value)
+
+
+def loads(data: bytes | bytearray | memoryview | str) -> object:
+    """Parse one JSON document exactly; raises DecodeError."""
+    return (_impl or _backend())[1](data)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 
-from . import log_records
 from .errors import BridgeConfigError
 
 TYPE_CHECKING = False
@@ -21,6 +20,7 @@ if TYPE_CHECKING:  # annotations only: collections.abc and typing cost cold-star
     E = TypeVar("E", bound=StrEnum)
 
 LAMBDA_MAX_PAYLOAD = 6 * 1024 * 1024
+INFO = 20  # logging.INFO, log_records.INFO: the default level of the binary's plain log lines
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -33,6 +33,13 @@ class Mode(StrEnum):
     PERSISTENT = "persistent"  # one long-lived process, one framed message per invocation
     RUNTIME_API = "runtime-api"  # a custom-runtime bootstrap, served the Lambda Runtime API on loopback
     CGI = "cgi"  # a CGI program (RFC 3875) serves HTTP events, a process per request
+
+
+class RuntimeApi(StrEnum):
+    """``BRIDGE_RUNTIME_API``: how runtime-api mode runs a custom runtime's bootstrap."""
+
+    HANDOFF = "handoff"  # exec the bootstrap in place of the interpreter: it is the runtime, as on provided.al2023
+    PROXY = "proxy"  # keep the interpreter; serve the bootstrap a loopback Runtime API and relay each call
 
 
 class Framing(StrEnum):
@@ -120,7 +127,9 @@ def _level(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    level = log_records.level_number(raw)
+    from .log_records import level_number
+
+    level = level_number(raw)
     if level is None:
         raise BridgeConfigError(f"{name}={raw!r}: expected a log level (DEBUG, INFO, WARNING, ERROR, CRITICAL)")
     return level
@@ -159,6 +168,7 @@ class Config:
         "batch",
         "batch_concurrency",
         "batch_all_failed",
+        "runtime_api",
     )
     task_root: str
     binary: str  # BRIDGE_BINARY, as given ('' when unset)
@@ -177,6 +187,7 @@ class Config:
     batch: Batching
     batch_concurrency: int  # BRIDGE_BATCH_CONCURRENCY: records of a standard queue run at once (oneshot)
     batch_all_failed: BatchAllFailed
+    runtime_api: RuntimeApi
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -213,8 +224,9 @@ class Config:
             http=_choice(env, "BRIDGE_HTTP", Http.AUTO),
             http_errors=_choice(env, "BRIDGE_HTTP_ERRORS", HttpErrors.LAMBDA),
             stdin=_choice(env, "BRIDGE_STDIN", Stdin.EVENT),
-            stderr_level=_level(env, "BRIDGE_STDERR_LEVEL", log_records.INFO),
+            stderr_level=_level(env, "BRIDGE_STDERR_LEVEL", INFO),
             batch=_choice(env, "BRIDGE_BATCH", Batching.OFF),
             batch_concurrency=_integer(env, "BRIDGE_BATCH_CONCURRENCY", len(os.sched_getaffinity(0)), 1),
             batch_all_failed=_choice(env, "BRIDGE_BATCH_ALL_FAILED", BatchAllFailed.RAISE),
+            runtime_api=_choice(env, "BRIDGE_RUNTIME_API", RuntimeApi.HANDOFF),
         )

@@ -8,7 +8,8 @@ what runs ``handler.handler`` on Lambda, in the task root (default: the current 
 unzipped deployment package. It is a developer tool: the deployment package does not ship it. Give a COMMAND
 to drive another runtime (a custom ``bootstrap``) instead. Events come on stdin: one JSON document,
 or one per line. For each, one line on stdout:
-``{"requestId": ..., "response": ...}`` or ``{"requestId": ..., "error": <the body the runtime posted>}``.
+``{"requestId": ..., "response": ..., "runtimePid": ...}`` or ``{"requestId": ..., "error": <the body the
+runtime posted>, ...}``.
 An init failure prints ``{"initError": ...}``. Exit status: 0 when every event succeeded, 1 otherwise,
 2 for unusable input.
 
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                 failed = True
                 posted = getattr(exc, "document", None) or lambda_error(exc)
                 line["initError" if getattr(exc, "during_init", False) else "error"] = posted
+            if runtime.child is not None:  # the runtime's process: after a handoff, the bootstrap's pid
+                line["runtimePid"] = runtime.child.pid
             sys.stdout.buffer.write(codec.dumps(line) + b"\n")
             sys.stdout.flush()
     finally:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import signal
 
-from . import codec
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .logs import StreamLog
@@ -122,6 +120,8 @@ def binary_error(document: object, fallback_type: str = "") -> BinaryError | Non
     document is an error: a missing errorType is the fallback, a message that is not a string is
     shown as JSON. Without one (a stderr line, an envelope) both fields must be strings.
     """
+    from . import codec  # here: a handoff's init never needs it
+
     if not isinstance(document, dict):
         if not fallback_type:
             return None
@@ -161,6 +161,8 @@ def _error_line(log: StreamLog) -> BinaryError | None:
     line = log.last_line
     if not line.startswith(b"{"):
         return None
+    from . import codec
+
     try:
         return binary_error(codec.loads(line))
     except codec.DecodeError:

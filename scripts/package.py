@@ -2,15 +2,22 @@
 
     python scripts/package.py --bin DIR --out dist/exec-bridge.zip
 
-Holds handler.py, bridge/ (no __pycache__, none of the DEVELOPER_TOOLS), every file of DIR as bin/* with
-mode 0755 recorded, and orjson unpacked from the manylinux wheel for the runtime's Python version and the
-architecture that serverless.yml names. Entries are sorted and timestamped 1980-01-01, so the zip is reproducible.
+Holds handler.py, bridge/ (none of the DEVELOPER_TOOLS) with their bytecode compiled by the runtime's Python
+version, every file of DIR as bin/* with mode 0755 recorded, and orjson unpacked from the manylinux wheel for
+that Python version and the architecture that serverless.yml names. Entries are sorted and timestamped
+1980-01-01, so the zip is reproducible.
+
+The bytecode is "unchecked-hash" .pyc: a read-only task root keeps no bytecode cache, and zip timestamps
+make timestamp-checked .pyc stale, so without it every cold start compiles the bridge (~15 ms); the zip
+never changes once built, so the interpreter need not check the sources. Sources stay, for tracebacks.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +39,46 @@ def service_settings(serverless_yml: Path) -> tuple[str, str]:
     runtime = re.search(r"^\s+runtime:\s*['\"]?([\w.]+)", block, re.MULTILINE)
     architecture = re.search(r"^\s+architecture:\s*['\"]?(\w+)", block, re.MULTILINE)
     return (runtime.group(1) if runtime else "python3.12", architecture.group(1) if architecture else "x86_64")
+
+
+COMPILE = """
+import py_compile, sys
+args = sys.argv[1:]
+for source, target, name in zip(args[0::3], args[1::3], args[2::3]):
+    py_compile.compile(source, target, dfile=name, doraise=True,
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+"""
+
+
+def target_python(runtime: str) -> str | None:
+    """An interpreter of the runtime's version (python3.12 on PATH, or one pyenv installed), or None."""
+    version = runtime.removeprefix("python")
+    found = shutil.which(f"python{version}")
+    candidates = [found] if found else []
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates += sorted(str(p) for p in pyenv_root.glob(f"versions/{version}.*/bin/python{version}"))
+    for candidate in candidates:
+        done = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                              capture_output=True, text=True)
+        if done.returncode == 0 and done.stdout.strip() == version:
+            return candidate
+    return None
+
+
+def bytecode(python: str, sources: list[tuple[str, bytes]], scratch: Path) -> list[tuple[str, bytes, int]]:
+    """(name in the zip, .pyc, mode) for each (name, source), compiled by ``python`` into __pycache__."""
+    tag = subprocess.run([python, "-c", "import sys; print(sys.implementation.cache_tag)"], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    work, args, names = scratch / "bytecode", [], []
+    for name, data in sources:
+        source = work / name
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_bytes(data)
+        compiled = (Path(name).parent / "__pycache__" / f"{Path(name).stem}.{tag}.pyc").as_posix()
+        args += [str(source), str(work / compiled), name]  # the name in the zip: the same bytes every build
+        names.append(compiled)
+    subprocess.run([python, "-c", COMPILE, *args], check=True)
+    return [(name, (work / name).read_bytes(), 0o644) for name in names]
 
 
 def orjson_requirement() -> str:
@@ -56,13 +103,16 @@ def fetch_wheel(runtime: str, architecture: str, scratch: Path) -> Path:
     return wheels[0]
 
 
-def entries(bin_dir: Path, wheel: Path) -> list[tuple[str, bytes, int]]:
+def entries(bin_dir: Path, wheel: Path, python: str | None, scratch: Path) -> list[tuple[str, bytes, int]]:
     """(name in the zip, content, unix mode) for everything that goes in."""
-    items = [("handler.py", (ROOT / "handler.py").read_bytes(), 0o644)]
+    sources = [("handler.py", (ROOT / "handler.py").read_bytes())]
     for path in sorted((ROOT / "bridge").rglob("*.py")):
         name = path.relative_to(ROOT).as_posix()
         if name not in DEVELOPER_TOOLS:
-            items.append((name, path.read_bytes(), 0o644))
+            sources.append((name, path.read_bytes()))
+    items = [(name, data, 0o644) for name, data in sources]
+    if python is not None:
+        items += bytecode(python, sources, scratch)
     for path in sorted(bin_dir.iterdir()):
         if path.is_file() and not path.name.startswith("."):
             items.append((f"bin/{path.name}", path.read_bytes(), 0o755))
@@ -93,15 +143,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     runtime, architecture = service_settings(ROOT / "serverless.yml")
+    python = target_python(runtime)
+    if python is None:
+        print(f"package.py: no {runtime} interpreter here (on PATH or from pyenv): the zip has no bytecode, "
+              f"so every cold start compiles the bridge (~15 ms); install {runtime} to ship it", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="exec-bridge-wheel-") as scratch:
         wheel = fetch_wheel(runtime, architecture, Path(scratch))
-        items = entries(args.bin, wheel)
+        items = entries(args.bin, wheel, python, Path(scratch))
         write_zip(args.out, items)
     print(f"{args.out}: {runtime}, {architecture}, {len(items)} files, {args.out.stat().st_size:,} bytes")
     for name, data, mode in items:
         if not name.startswith(("bridge/", "orjson/")):
             print(f"  {oct(mode)[2:]} {len(data):>10,} {name}")
-    print(f"  and {sum(n.startswith('bridge/') for n, _, _ in items)} files under bridge/, "
+    print(f"  and {sum(n.startswith('bridge/') for n, _, _ in items)} files under bridge/ (bytecode by "
+          f"{python or 'nobody: no interpreter of the runtime'}), "
           f"{sum(n.startswith('orjson') for n, _, _ in items)} from the orjson wheel ({wheel.name})")
 
 

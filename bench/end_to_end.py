@@ -1,0 +1,137 @@
+"""End-to-end benchmark: what Lambda bills, measured the way Lambda runs the function.
+
+    python bench/end_to_end.py [--starts N] [--calls N]     (./build.sh bench runs it after run.py)
+
+A loopback Runtime API (bridge.runtime_server) drives each case's runtime process as Lambda would:
+init is the time from spawning the runtime to its first ``next`` request; a warm call is the time from
+handing it a 1 KB event to its response being posted. The function is ``dist/exec-bridge.zip`` exactly as
+``./build.sh package`` writes it, unzipped and made read-only; the Python cases run the real awslambdaric
+under the runtime's Python version (``.venv-lambda``, made by ``./build.sh deps``), interleaved start by
+start with an empty Python handler unzipped the same way and with ``bin/runtime_go`` run natively.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bridge import log_records  # noqa: E402
+from bridge.logs import StreamLog  # noqa: E402
+from bridge.process import Child  # noqa: E402
+from bridge.runtime_server import Delivery, RuntimeServer  # noqa: E402
+
+EVENT = b'{"body":"' + b"x" * 1000 + b'"}'
+EMPTY_HANDLER = "def handler(event, context):\n    return event\n"
+
+
+LAMBDA_PYTHON = ROOT / ".venv-lambda" / "bin" / "python"
+
+
+def task_root(scratch: Path) -> Path:
+    """The deployment package, unzipped (``unzip`` keeps the modes) and read-only, as /var/task is."""
+    task = scratch / "task"
+    subprocess.run(["unzip", "-q", str(ROOT / "dist" / "exec-bridge.zip"), "-d", str(task)], check=True)
+    (task / "empty.py").write_text(EMPTY_HANDLER)
+    for path in [task, *task.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    return task
+
+
+def cases(task: Path, interpreter: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    python = [interpreter, "-m", "awslambdaric"]
+    return {
+        "empty Python handler": ([*python, "empty.handler"], {}),
+        "exec-bridge oneshot (`bin/hello`)": ([*python, "handler.handler"], {"BRIDGE_BINARY": "bin/hello"}),
+        "exec-bridge runtime-api, proxy (`bin/runtime_go`)": (
+            [*python, "handler.handler"],
+            {"BRIDGE_MODE": "runtime-api", "BRIDGE_RUNTIME_API": "proxy", "BRIDGE_BINARY": "bin/runtime_go"}),
+        "exec-bridge runtime-api, handoff (`bin/runtime_go`)": (
+            [*python, "handler.handler"], {"BRIDGE_MODE": "runtime-api", "BRIDGE_BINARY": "bin/runtime_go"}),
+        "`bin/runtime_go` as a native bootstrap": ([str(task / "bin" / "runtime_go")], {}),
+    }
+
+
+def start(argv: list[str], extra: dict[str, str], cwd: Path):
+    """Spawn the runtime in ``cwd`` against a new server; (child, server, log, init seconds)."""
+    server = RuntimeServer()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "PYTHONPYCACHEPREFIX"))}
+    # The task root keeps no bytecode (read-only on Lambda); the interpreter's own library has its cache.
+    env.update(extra, AWS_LAMBDA_RUNTIME_API=server.address, _HANDLER=argv[-1], LAMBDA_TASK_ROOT=str(cwd),
+               PYTHONDONTWRITEBYTECODE="1")
+    log = StreamLog("runtime")
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        began = time.perf_counter()
+        child = Child(tuple(argv), env)
+    finally:
+        os.chdir(here)
+    child.pump(time.monotonic() + 30, log, log, done=server.ready, wake_fd=server.wake_fd, close_stdin=True)
+    return child, server, log, time.perf_counter() - began
+
+
+def call(child: Child, server: RuntimeServer, log: StreamLog, number: int) -> float:
+    request_id = f"bench-{number}"
+    delivery = Delivery(request_id, EVENT, {"Content-Type": "application/json", "Lambda-Runtime-Aws-Request-Id":
+                                            request_id, "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) +
+                                                                                          60000),
+                                            "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:bench",
+                                            "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000"})
+    began = time.perf_counter()
+    server.offer(delivery)
+    child.pump(time.monotonic() + 30, log, log, done=delivery.done, wake_fd=server.wake_fd)
+    took = time.perf_counter() - began
+    if delivery.outcome != "response":
+        raise SystemExit(f"the runtime answered {delivery.outcome}: {delivery.answer[:200]!r}")
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--starts", type=int, default=15, help="cold starts per case (default: 15)")
+    parser.add_argument("--calls", type=int, default=300, help="warm calls per case (default: 300)")
+    args = parser.parse_args()
+    log_records._writer = log_records.Writer({}, log_records.INFO, fd=os.open(os.devnull, os.O_WRONLY))
+    interpreter = str(LAMBDA_PYTHON) if LAMBDA_PYTHON.exists() else sys.executable
+    with tempfile.TemporaryDirectory(prefix="exec-bridge-e2e-") as tmp:
+        task = task_root(Path(tmp))
+        table = cases(task, interpreter)
+        inits: dict[str, list[float]] = {name: [] for name in table}
+        warm: dict[str, list[float]] = {name: [] for name in table}
+        for round_number in range(args.starts):  # interleaved: machine noise hits every case alike
+            for name, (argv, extra) in table.items():
+                child, server, log, init = start(argv, extra, task)
+                inits[name].append(init)
+                try:
+                    if round_number == 0:
+                        for number in range(args.calls):
+                            warm[name].append(call(child, server, log, number))
+                finally:
+                    child.kill()
+                    server.close()
+    version = subprocess.run([interpreter, "-c", "import sys; print(sys.version.split()[0])"], check=True,
+                             capture_output=True, text=True).stdout.strip()
+    if not LAMBDA_PYTHON.exists():
+        print(f"**No .venv-lambda (no interpreter of the runtime's version): this runs Python {version}, which "
+              f"cannot use the package's bytecode or its orjson.**\n")
+    print(f"End to end: awslambdaric under Python {version}, the unzipped read-only package, a loopback Runtime API, "
+          f"{args.starts} cold starts and {args.calls} warm calls of a 1 KB event per case, medians.\n")
+    base_init = statistics.median(inits["empty Python handler"]) * 1000
+    base_call = statistics.median(warm["empty Python handler"]) * 1e6
+    print("| handler | init ms | init − empty handler | warm call µs | ÷ empty handler |\n|---|---:|---:|---:|---:|")
+    for name in table:
+        init, per_call = statistics.median(inits[name]) * 1000, statistics.median(warm[name]) * 1e6
+        print(f"| {name} | {init:.1f} | {init - base_init:+.1f} | {per_call:,.0f} | {per_call / base_call:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
