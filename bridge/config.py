@@ -135,6 +135,34 @@ def _level(env: Mapping[str, str], name: str, default: int) -> int:
     return level
 
 
+# Every BRIDGE_* variable the bridge reads (README: Configuration). Any other is a typo or a setting of
+# another version: it fails the init, or with BRIDGE_ALLOW_UNKNOWN=1 is only logged (rolling upgrades).
+SETTINGS = frozenset({
+    "BRIDGE_BINARY", "BRIDGE_ARGS", "BRIDGE_MODE", "BRIDGE_FRAMING", "BRIDGE_HANDLER", "BRIDGE_TIMEOUT_MARGIN_MS",
+    "BRIDGE_MAX_OUTPUT_BYTES", "BRIDGE_OUTPUT", "BRIDGE_STDERR_IS_ERROR", "BRIDGE_HTTP", "BRIDGE_HTTP_ERRORS",
+    "BRIDGE_STDIN", "BRIDGE_STDERR_LEVEL", "BRIDGE_BATCH", "BRIDGE_BATCH_CONCURRENCY", "BRIDGE_BATCH_ALL_FAILED",
+    "BRIDGE_RUNTIME_API", "BRIDGE_JSON", "BRIDGE_ALLOW_UNKNOWN",
+})
+
+
+def _check_names(env: Mapping[str, str]) -> None:
+    unknown = sorted(name for name in env if name.startswith("BRIDGE_") and name not in SETTINGS)
+    if not unknown:
+        return
+    from difflib import get_close_matches  # only now: it imports heapq and re
+
+    described, prefix = [], len("BRIDGE_")
+    for name in unknown:  # compared without the prefix they all share, which would make anything look close
+        close = get_close_matches(name[prefix:], [known[prefix:] for known in SETTINGS], n=1, cutoff=0.6)
+        described.append(f"{name} (did you mean BRIDGE_{close[0]}?)" if close else name)
+    message = f"unknown setting {', '.join(described)}: the bridge reads no such variable (see README: Configuration)"
+    if not _flag(env, "BRIDGE_ALLOW_UNKNOWN"):
+        raise BridgeConfigError(message + "; BRIDGE_ALLOW_UNKNOWN=1 makes this a warning")
+    from .logs import warn
+
+    warn(message + " (ignored: BRIDGE_ALLOW_UNKNOWN=1)")
+
+
 def _arguments(env: Mapping[str, str]) -> tuple[str, ...]:
     raw = env.get("BRIDGE_ARGS", "")
     if not raw.strip():
@@ -210,6 +238,7 @@ class Config:
     def from_environ(cls, task_root: str, env: Mapping[str, str] | None = None) -> Config:
         """Read and check every ``BRIDGE_*`` variable."""
         env = os.environ if env is None else env
+        _check_names(env)
         return cls(
             task_root=os.path.abspath(task_root),
             binary=env.get("BRIDGE_BINARY", "").strip(),

@@ -75,6 +75,11 @@ class BatchFailed(BridgeError):
     """``BRIDGE_BATCH=records``: every record of the batch failed (each is logged with its own error)."""
 
 
+class InvalidRequest(BridgeError):
+    """An HTTP event whose request cannot be read (a body flagged base64 that is not); a 400 with
+    ``BRIDGE_HTTP_ERRORS=response``."""
+
+
 class UnsupportedEvent(BridgeError):
     """The mode cannot serve this kind of event (CGI mode and a non-HTTP event)."""
 

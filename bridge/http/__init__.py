@@ -1,13 +1,15 @@
 """HTTP front doors: which HTTP event format an event is, and the response its integration accepts.
 
-One module per format (``types.EventFormat``: ``matches``, ``request``, ``response``, ``finish``).
-The order matters: Function URLs use payload 2.0 too, and are told apart by their domain.
+One module per format (``types.EventFormat``: ``matches``, ``request``, ``response``, ``finish``), each
+saying what makes an event its own. The order matters: Function URLs use payload 2.0 too, and are told
+apart by their domain. Authorizer and WebSocket events are never taken for requests (``detect``); every
+other event (SQS, S3, EventBridge, ...) is no HTTP event and passes through untouched.
 """
 
 from __future__ import annotations
 
 from .. import codec
-from ..errors import BinaryTimeout
+from ..errors import BinaryTimeout, InvalidRequest
 from . import alb, api_gateway_v1, api_gateway_v2, function_url
 from .common import Request, Response, check_proxy_response
 
@@ -21,12 +23,23 @@ __all__ = ["FORMATS", "FrontDoor", "Request", "Response", "detect", "error_respo
 
 
 def detect(event: object) -> EventFormat | None:
-    """The format module for an HTTP event, or None for any other event."""
-    if isinstance(event, dict):
+    """The format module for an HTTP proxy request, or None for any other event."""
+    if isinstance(event, dict) and not _answered_otherwise(event):
         for fmt in FORMATS:
             if fmt.matches(event):
                 return fmt
     return None
+
+
+def _answered_otherwise(event: dict) -> bool:
+    """Lambda authorizers (REST ``TOKEN``/``REQUEST``, HTTP API payload 1.0 and 2.0, WebSocket ``$connect``)
+    and WebSocket route events carry request fields too (``httpMethod``, ``requestContext.http``...), but
+    their integration expects the binary's own answer (a policy, ``{"isAuthorized": ...}``, anything), never
+    a proxy response: they pass through untouched."""
+    if "methodArn" in event or "routeArn" in event or event.get("type") in ("REQUEST", "TOKEN"):
+        return True
+    context = event.get("requestContext")
+    return isinstance(context, dict) and ("eventType" in context or "connectionId" in context)
 
 
 def front_door(event: object) -> FrontDoor | None:
@@ -88,7 +101,8 @@ class FrontDoor:
 
 
 def error_response(exc: BaseException) -> Response:
-    """``BRIDGE_HTTP_ERRORS=response``: a failed call as a 502 (504 for a timeout) with a JSON body."""
-    status = 504 if isinstance(exc, BinaryTimeout) else 502
+    """``BRIDGE_HTTP_ERRORS=response``: a failed call as a 502 (504 for a timeout, 400 for a request that
+    cannot be read) with a JSON body."""
+    status = 504 if isinstance(exc, BinaryTimeout) else 400 if isinstance(exc, InvalidRequest) else 502
     body = codec.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)})
     return Response(status, [("Content-Type", "application/json")], body)

@@ -6,6 +6,7 @@ from .common import Request, Response, body_bytes, encode_body, group_headers, r
 
 
 def matches(event: dict) -> bool:
+    """Its own: a ``requestContext.elb``."""
     return "elb" in (event.get("requestContext") or {})
 
 

@@ -6,7 +6,9 @@ from .common import Request, Response, body_bytes, encode_body, group_headers
 
 
 def matches(event: dict) -> bool:
-    return "httpMethod" in event and "requestContext" in event and "elb" not in event["requestContext"]
+    """Its own: ``httpMethod`` and a ``requestContext`` that is not a load balancer's."""
+    context = event.get("requestContext")
+    return "httpMethod" in event and isinstance(context, dict) and "elb" not in context
 
 
 def request(event: dict) -> Request:

@@ -6,6 +6,7 @@ from .common import Request, Response, body_bytes, encode_body
 
 
 def matches(event: dict) -> bool:
+    """Its own: ``version`` "2.0" and a ``requestContext.http`` (a Function URL's is taken first)."""
     return event.get("version") == "2.0" and "http" in (event.get("requestContext") or {})
 
 

@@ -4,8 +4,9 @@ binary's own proxy response must pass before an integration sees it."""
 from __future__ import annotations
 
 import base64
+import binascii
 
-from ..errors import InvalidOutput
+from ..errors import InvalidOutput, InvalidRequest
 
 
 class Request:
@@ -46,11 +47,14 @@ class Response:
 
 
 def body_bytes(event: dict) -> bytes:
-    """The request body, base64-decoded when the event says so."""
+    """The request body, base64-decoded when the event says so: strictly, nothing is silently dropped."""
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
-        return base64.b64decode(body)
-    return body.encode("utf-8")
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:  # ValueError: not ASCII
+            raise InvalidRequest(f"the request body is flagged isBase64Encoded but is not base64: {exc}") from None
+    return body.encode("utf-8", "surrogatepass")
 
 
 def reason(status: int) -> str:

@@ -8,5 +8,6 @@ __all__ = ["finish", "matches", "request", "response"]
 
 
 def matches(event: dict) -> bool:
+    """Its own: payload 2.0 on a ``.lambda-url.`` domain."""
     context = event.get("requestContext") or {}
     return event.get("version") == "2.0" and ".lambda-url." in (context.get("domainName") or "")
