@@ -11,7 +11,7 @@ import importlib
 import os
 
 from . import binary, log_records, logs, process
-from .config import Batching, Config, Http, HttpErrors, Mode, RuntimeApi, Stdin
+from .config import Batching, Config, Http, HttpErrors, Mode, RuntimeApi, SnapStart, Start, Stdin
 from .errors import BinaryError, BridgeError
 from .event import Event
 from .invocation import Invocation
@@ -60,6 +60,12 @@ class Bridge:
             new_mode = lambda: mode_class(config.mode)(self.program, config)  # noqa: E731
             self._batch = batch.Runner(self.mode, new_mode, config, config.batch_concurrency)
         self._not_batch_logged = False
+        if config.start is Start.INIT:
+            self.mode.start()  # in the init phase: its CPU burst, and a binary that cannot start fails the init
+        if config.snapstart is SnapStart.RESTART and os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+            from snapshot_restore_py import register_after_restore  # the python3.12+ runtime ships it
+
+            register_after_restore(self.mode.start)  # each restored copy gets a binary of its own
 
     @classmethod
     def from_environ(cls, task_root: str) -> Bridge:

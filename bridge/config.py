@@ -42,6 +42,20 @@ class RuntimeApi(StrEnum):
     PROXY = "proxy"  # keep the interpreter; serve the bootstrap a loopback Runtime API and relay each call
 
 
+class Start(StrEnum):
+    """``BRIDGE_START``: when a long-lived binary (persistent, runtime-api proxy) starts."""
+
+    INIT = "init"  # during Lambda's init phase, which has a full CPU burst and fails the init if it cannot
+    FIRST_CALL = "first-call"  # at the first invocation
+
+
+class SnapStart(StrEnum):
+    """``BRIDGE_SNAPSTART``: what a SnapStart restore does to a long-lived binary in the snapshot."""
+
+    RESTART = "restart"  # replace it: a snapshot shares its memory (random seeds, connections) with every copy
+    KEEP = "keep"  # keep it as restored
+
+
 class Framing(StrEnum):
     """``BRIDGE_FRAMING``: how persistent mode tells one message from the next."""
 
@@ -141,7 +155,7 @@ SETTINGS = frozenset({
     "BRIDGE_BINARY", "BRIDGE_ARGS", "BRIDGE_MODE", "BRIDGE_FRAMING", "BRIDGE_HANDLER", "BRIDGE_TIMEOUT_MARGIN_MS",
     "BRIDGE_MAX_OUTPUT_BYTES", "BRIDGE_OUTPUT", "BRIDGE_STDERR_IS_ERROR", "BRIDGE_HTTP", "BRIDGE_HTTP_ERRORS",
     "BRIDGE_STDIN", "BRIDGE_STDERR_LEVEL", "BRIDGE_BATCH", "BRIDGE_BATCH_CONCURRENCY", "BRIDGE_BATCH_ALL_FAILED",
-    "BRIDGE_RUNTIME_API", "BRIDGE_JSON", "BRIDGE_ALLOW_UNKNOWN",
+    "BRIDGE_RUNTIME_API", "BRIDGE_START", "BRIDGE_SNAPSTART", "BRIDGE_JSON", "BRIDGE_ALLOW_UNKNOWN",
 })
 
 
@@ -197,6 +211,8 @@ class Config:
         "batch_concurrency",
         "batch_all_failed",
         "runtime_api",
+        "start",
+        "snapstart",
     )
     task_root: str
     binary: str  # BRIDGE_BINARY, as given ('' when unset)
@@ -216,6 +232,8 @@ class Config:
     batch_concurrency: int  # BRIDGE_BATCH_CONCURRENCY: records of a standard queue run at once (oneshot)
     batch_all_failed: BatchAllFailed
     runtime_api: RuntimeApi
+    start: Start
+    snapstart: SnapStart
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -258,4 +276,6 @@ class Config:
             batch_concurrency=_integer(env, "BRIDGE_BATCH_CONCURRENCY", len(os.sched_getaffinity(0)), 1),
             batch_all_failed=_choice(env, "BRIDGE_BATCH_ALL_FAILED", BatchAllFailed.RAISE),
             runtime_api=_choice(env, "BRIDGE_RUNTIME_API", RuntimeApi.HANDOFF),
+            start=_choice(env, "BRIDGE_START", Start.INIT),
+            snapstart=_choice(env, "BRIDGE_SNAPSTART", SnapStart.RESTART),
         )

@@ -31,6 +31,18 @@ class Invocation:
         self.request_id: str = getattr(context, "aws_request_id", None) or new_request_id()
         self._trace_id: str | None = None
 
+    @classmethod
+    def init_phase(cls, seconds: float) -> Invocation:
+        """Lambda's init phase, which is no invocation: no request id, a limit of its own."""
+        self = cls.__new__(cls)
+        self.context = None  # type: ignore[assignment]  # nothing reads a context before a call
+        self.started = time.monotonic()
+        self.deadline = self.started + seconds
+        self.deadline_ms = int(time.time() * 1000 + seconds * 1000)
+        self.request_id = ""
+        self._trace_id = None
+        return self
+
     @property
     def function_arn(self) -> str:
         return getattr(self.context, "invoked_function_arn", None) or ""

@@ -53,6 +53,11 @@ class Mode(Protocol):
         """Run the binary on one event; raises a typed error when it fails."""
         ...
 
+    def start(self) -> None:
+        """Start now what outlives calls, replacing what runs (Lambda's init phase; after a SnapStart
+        restore); a typed error when it cannot start."""
+        ...
+
     def close(self) -> None:
         """Stop whatever outlives a call (a long-lived binary); the mode is not used again."""
         ...

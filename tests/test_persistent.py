@@ -178,3 +178,39 @@ def test_documented_examples(examples, make_bridge, capfd, language, framing):
     assert f"\t{context.aws_request_id}\t" in err
     if framing == "envelope" and language == "cr":
         assert f"request {context.aws_request_id}" in err  # the context reached the binary
+
+
+@pytest.mark.parametrize("start", ["init", "first-call"])
+def test_the_binary_starts_during_init_unless_asked_not_to(persistent, start):
+    bridge = persistent(start=start)
+    assert (bridge.mode.child is not None) == (start == "init")
+    first = pid_of(bridge)
+    assert pid_of(bridge) == first
+
+
+def test_a_binary_that_cannot_start_fails_the_init(make_bridge, tmp_path):
+    script = tmp_path / "gone"
+    script.write_text("#!/nonexistent/interpreter\n")
+    script.chmod(0o755)
+    with pytest.raises(errors.BinaryFormatError):
+        make_bridge("", binary=script, mode="persistent")
+
+
+def test_snapstart_restore_replaces_the_binary(persistent, monkeypatch):
+    """The after-restore hook, run the way the python runtime runs it (awslambdaric's hooks runner)."""
+    from awslambdaric import lambda_runtime_hooks_runner
+    from snapshot_restore_py import get_after_restore
+
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+    hooks = get_after_restore()
+    registered = len(hooks)
+    try:
+        restarted = persistent()
+        kept = persistent(snapstart="keep")
+        assert len(hooks) == registered + 1  # only the one that asked for it
+        before = pid_of(restarted), pid_of(kept)
+        lambda_runtime_hooks_runner.run_after_restore()
+        assert pid_of(restarted) != before[0] and pid_of(kept) == before[1]
+        assert invoke(restarted, {"after": "restore"}) == {"after": "restore"}
+    finally:
+        del hooks[registered:]

@@ -112,10 +112,12 @@ def test_init_error_is_reported_as_such(runtime, monkeypatch):
     assert "init error" in str(caught.value) and "configuration missing" in str(caught.value)
 
 
-def test_runtime_that_dies_during_init(make_bridge, binaries):
-    bridge = make_bridge("exit 4", mode="runtime-api")  # exits without ever asking for an invocation
+@pytest.mark.parametrize("start", ["init", "first-call"])
+def test_runtime_that_dies_during_init(make_bridge, binaries, start):
+    """It exits without ever asking for an invocation: the init fails (BRIDGE_START=init, the default), or
+    the first call does."""
     with pytest.raises(errors.BinaryExitError) as caught:
-        invoke(bridge, {})
+        invoke(make_bridge("exit 4", mode="runtime-api", start=start), {})
     assert "status 4" in str(caught.value)
 
 

@@ -118,5 +118,8 @@ class Cgi:
             body = b"502 Bad Gateway: malformed CGI response\n"
             return HttpAnswer(Response(502, [("Content-Type", "text/plain; charset=utf-8")], body))
 
+    def start(self) -> None:
+        self.runner.start()
+
     def close(self) -> None:
         self.runner.close()

@@ -12,6 +12,7 @@ import time
 
 from .. import logs
 from ..errors import timeout_error
+from ..invocation import Invocation
 from ..logs import StreamLog
 from ..pump import DeadlineExceeded
 
@@ -21,11 +22,11 @@ if TYPE_CHECKING:
 
     from ..binary import Program
     from ..config import Config
-    from ..invocation import Invocation
     from ..process import Child
     from ..types import Sink
 
 STOP_GRACE_S = 1.0  # how long a closing binary has between SIGTERM and SIGKILL
+INIT_LIMIT_S = 10.0  # Lambda's own limit on a function's init phase
 
 class LongLived:
     http_only = False
@@ -44,6 +45,15 @@ class LongLived:
     def _start(self, invocation: Invocation) -> Child:
         """Start the binary (and see it through its init); the mode's own part."""
         raise NotImplementedError
+
+    def start(self) -> None:
+        """Start the binary now, outside any call (replacing a running one): within Lambda's 10 s init
+        limit, logging without a request id; a failure is the init's typed error."""
+        self.close()
+        phase = Invocation.init_phase(INIT_LIMIT_S)
+        for log in self._logs:
+            log.start("")
+        self.child = self._start(phase)
 
     def _begin(self, invocation: Invocation) -> Child:
         """A call begins: its logs get its request id, and the binary is ready to take it."""

@@ -61,5 +61,8 @@ class Oneshot:
             )
         return stdout.output()
 
+    def start(self) -> None:
+        """Nothing outlives a call in this mode."""
+
     def close(self) -> None:
         """Nothing outlives a call in this mode."""

@@ -19,7 +19,7 @@ from ..errors import BinaryExitError, BinaryTimeout, InvalidOutput, OutputTooLar
 from ..logs import StreamLog
 from ..reply import Value
 from ..runtime_server import Delivery, RuntimeServer
-from .long_lived import LongLived
+from .long_lived import INIT_LIMIT_S, LongLived
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from ..invocation import Invocation
     from ..process import Child
 
-INIT_LIMIT_S = 10.0  # Lambda's own limit on a runtime's init phase
 
 
 def runtime_headers(invocation: Invocation) -> dict[str, str]:
@@ -129,7 +128,7 @@ class RuntimeApi(LongLived):
         return child
 
     def _timeout(self, invocation: Invocation, deadline: float | None) -> Exception:
-        if deadline is not None and deadline < invocation.deadline:
+        if deadline is not None and (not invocation.request_id or deadline < invocation.deadline):
             return BinaryTimeout(f"the runtime did not ask for an invocation within {INIT_LIMIT_S:.0f} s of "
                                  f"starting (Lambda's init limit); stderr: {self.stderr.tail()}")
         return super()._timeout(invocation, deadline)
