@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from bridge.logs import StreamLog  # noqa: E402
 from bridge.process import Child  # noqa: E402
 from bridge.runtime_server import Delivery, RuntimeServer  # noqa: E402
 
-EVENT = b'{"body":"' + b"x" * 1000 + b'"}'
+SIZES = {"1 KB": 1000, "1 MB": 1024 * 1024}
 EMPTY_HANDLER = "def handler(event, context):\n    return event\n"
 
 
@@ -37,10 +38,14 @@ LAMBDA_PYTHON = ROOT / ".venv-lambda" / "bin" / "python"
 
 
 def task_root(scratch: Path) -> Path:
-    """The deployment package, unzipped (``unzip`` keeps the modes) and read-only, as /var/task is."""
+    """The deployment package, unzipped (``unzip`` keeps the modes) and read-only, as /var/task is; with a
+    C line echo for persistent mode (examples/persistent/lines.c) beside the shipped binaries."""
     task = scratch / "task"
     subprocess.run(["unzip", "-q", str(ROOT / "dist" / "exec-bridge.zip"), "-d", str(task)], check=True)
     (task / "empty.py").write_text(EMPTY_HANDLER)
+    cc = ["musl-gcc", "-static"] if shutil.which("musl-gcc") else ["gcc", "-static"]
+    subprocess.run([*cc, "-O2", "-o", str(task / "bin" / "lines"), str(ROOT / "examples" / "persistent" / "lines.c")],
+                   check=True)
     for path in [task, *task.rglob("*")]:
         path.chmod(path.stat().st_mode & ~0o222)
     return task
@@ -51,6 +56,8 @@ def cases(task: Path, interpreter: str) -> dict[str, tuple[list[str], dict[str, 
     return {
         "empty Python handler": ([*python, "empty.handler"], {}),
         "exec-bridge oneshot (`bin/hello`)": ([*python, "handler.handler"], {"BRIDGE_BINARY": "bin/hello"}),
+        "exec-bridge persistent (C line echo)": ([*python, "handler.handler"],
+                                                 {"BRIDGE_BINARY": "bin/lines", "BRIDGE_MODE": "persistent"}),
         "exec-bridge runtime-api, proxy (`bin/runtime_go`)": (
             [*python, "handler.handler"],
             {"BRIDGE_MODE": "runtime-api", "BRIDGE_RUNTIME_API": "proxy", "BRIDGE_BINARY": "bin/runtime_go"}),
@@ -79,9 +86,9 @@ def start(argv: list[str], extra: dict[str, str], cwd: Path):
     return child, server, log, time.perf_counter() - began
 
 
-def call(child: Child, server: RuntimeServer, log: StreamLog, number: int) -> float:
+def call(child: Child, server: RuntimeServer, log: StreamLog, number: int, event: bytes) -> float:
     request_id = f"bench-{number}"
-    delivery = Delivery(request_id, EVENT, {"Content-Type": "application/json", "Lambda-Runtime-Aws-Request-Id":
+    delivery = Delivery(request_id, event, {"Content-Type": "application/json", "Lambda-Runtime-Aws-Request-Id":
                                             request_id, "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) +
                                                                                           60000),
                                             "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:bench",
@@ -98,7 +105,8 @@ def call(child: Child, server: RuntimeServer, log: StreamLog, number: int) -> fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--starts", type=int, default=15, help="cold starts per case (default: 15)")
-    parser.add_argument("--calls", type=int, default=300, help="warm calls per case (default: 300)")
+    parser.add_argument("--calls", type=int, default=300, help="warm 1 KB calls per case, a tenth at 1 MB "
+                        "(default: 300)")
     args = parser.parse_args()
     log_records._writer = log_records.Writer({}, log_records.INFO, fd=os.open(os.devnull, os.O_WRONLY))
     interpreter = str(LAMBDA_PYTHON) if LAMBDA_PYTHON.exists() else sys.executable
@@ -106,15 +114,17 @@ def main() -> None:
         task = task_root(Path(tmp))
         table = cases(task, interpreter)
         inits: dict[str, list[float]] = {name: [] for name in table}
-        warm: dict[str, list[float]] = {name: [] for name in table}
+        warm: dict[tuple[str, str], list[float]] = {(name, size): [] for name in table for size in SIZES}
+        events = {size: b'{"body":"' + b"x" * length + b'"}' for size, length in SIZES.items()}
         for round_number in range(args.starts):  # interleaved: machine noise hits every case alike
             for name, (argv, extra) in table.items():
                 child, server, log, init = start(argv, extra, task)
                 inits[name].append(init)
                 try:
                     if round_number == 0:
-                        for number in range(args.calls):
-                            warm[name].append(call(child, server, log, number))
+                        for size, event in events.items():
+                            for number in range(args.calls if size == "1 KB" else max(10, args.calls // 10)):
+                                warm[name, size].append(call(child, server, log, number, event))
                 finally:
                     child.kill()
                     server.close()
@@ -126,11 +136,16 @@ def main() -> None:
     print(f"End to end: awslambdaric under Python {version}, the unzipped read-only package, a loopback Runtime API, "
           f"{args.starts} cold starts and {args.calls} warm calls of a 1 KB event per case, medians.\n")
     base_init = statistics.median(inits["empty Python handler"]) * 1000
-    base_call = statistics.median(warm["empty Python handler"]) * 1e6
-    print("| handler | init ms | init − empty handler | warm call µs | ÷ empty handler |\n|---|---:|---:|---:|---:|")
+    base = {size: statistics.median(warm["empty Python handler", size]) * 1e6 for size in SIZES}
+    print("| handler | init ms | init − empty handler | warm 1 KB µs | ÷ empty | warm 1 MB µs | ÷ empty |\n"
+          "|---|---:|---:|---:|---:|---:|---:|")
     for name in table:
-        init, per_call = statistics.median(inits[name]) * 1000, statistics.median(warm[name]) * 1e6
-        print(f"| {name} | {init:.1f} | {init - base_init:+.1f} | {per_call:,.0f} | {per_call / base_call:.2f} |")
+        init = statistics.median(inits[name]) * 1000
+        cells = []
+        for size in SIZES:
+            per_call = statistics.median(warm[name, size]) * 1e6
+            cells += [f"{per_call:,.0f}", f"{per_call / base[size]:.2f}"]
+        print(f"| {name} | {init:.1f} | {init - base_init:+.1f} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ def _find_orjson() -> bool:
     return find_spec("orjson") is not None
 
 
-# orjson is imported at the first encode or decode, not at init: importing it costs ~20 ms (dataclasses,
-# inspect, uuid), which a cold start that hands the process over (runtime-api handoff) never needs.
+# orjson is not imported at init: importing it costs ~20 ms (dataclasses, inspect, uuid), paid back only over
+# about a megabyte of JSON (CROSSOVER_BYTES below), and never by a cold start that hands the process over.
 BACKEND = "orjson" if _find_orjson() else "json"
 # A digit becomes "0", anything else a space: a run of LONG_NUMBER zeros is a number orjson may round.
 _DIGITS_AS_ZEROS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
@@ -79,9 +79,11 @@ def _all_finite(value: object) -> bool:
 def _stdlib_dumps(value: object) -> bytes:
     import json
 
-    # ensure_ascii keeps lone surrogates representable (as \\u escapes); no raw newline is ever emitted.
     try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("ascii")
+        try:  # UTF-8, as orjson writes it; a lone surrogate (no UTF-8 for it) is written as a \\u escape
+            return json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("ascii")
     except RecursionError:
         raise EncodeError("the value is nested too deeply to encode as JSON") from None
     except ValueError as exc:  # allow_nan=False: "Out of range float values are not JSON compliant"
@@ -154,11 +156,31 @@ def _backend() -> tuple[Callable[[object], bytes], Callable[[bytes | bytearray |
     return _impl
 
 
+# Until then the standard library does the work (the runtime has imported it already): importing orjson
+# costs ~20 ms, which it wins back only over about this much JSON (~18 µs a KB saved, measured).
+CROSSOVER_BYTES = 1 << 20
+_stdlib_bytes = 0
+
+
+def _counted(size: int) -> None:
+    global _stdlib_bytes
+    _stdlib_bytes += size
+    if _stdlib_bytes >= CROSSOVER_BYTES:
+        _backend()
+
+
 def dumps(value: object) -> bytes:
     """One line of compact JSON (never contains a raw newline); ``EncodeError`` when not exact."""
-    return (_impl or _backend())[0](value)
+    if _impl is not None:
+        return _impl[0](value)
+    text = _stdlib_dumps(value)
+    _counted(len(text))
+    return text
 
 
 def loads(data: bytes | bytearray | memoryview | str) -> object:
     """Parse one JSON document exactly; raises DecodeError."""
-    return (_impl or _backend())[1](data)
+    if _impl is not None:
+        return _impl[1](data)
+    _counted(len(data))
+    return _stdlib_loads(data)

@@ -10,7 +10,8 @@ from bridge import codec
 
 BACKENDS = {"stdlib": (codec._stdlib_dumps, codec._stdlib_loads)}
 if codec.BACKEND == "orjson":
-    BACKENDS["orjson"] = (codec.dumps, codec.loads)
+    codec._backend()  # loaded now, as after the crossover
+    BACKENDS["orjson"] = (codec._orjson_dumps, codec._orjson_loads)
 
 
 def test_orjson_is_in_use_when_installed():
@@ -37,3 +38,19 @@ def test_decode_error_is_typed(backend):
     _, loads = BACKENDS[backend]
     with pytest.raises(codec.DecodeError):
         loads(b"{nope")
+
+
+def test_orjson_is_imported_only_after_a_megabyte_of_json(monkeypatch):
+    """Importing it (~20 ms) pays only over about that much JSON: before, the standard library works."""
+    if codec.BACKEND != "orjson":
+        pytest.skip("orjson is not installed")
+    monkeypatch.setattr(codec, "_impl", None)
+    monkeypatch.setattr(codec, "_stdlib_bytes", 0)
+    eighth = {"body": "é" * (codec.CROSSOVER_BYTES // 16)}  # two UTF-8 bytes a character: an eighth of it
+    assert codec.loads(codec.dumps(eighth)) == eighth and codec._impl is None  # a quarter of it counted
+    larger = {"body": eighth["body"] * 3}  # three eighths
+    first = codec.dumps(larger)  # five eighths counted
+    assert codec._impl is None
+    second = codec.dumps(larger)  # past it: orjson from now on
+    assert codec._impl is not None and codec._impl[0] is codec._orjson_dumps
+    assert first == second == codec.dumps(larger)  # the same bytes from either backend

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, invoke
 
-from bridge import errors, logs
+from bridge import codec, errors, logs
 from bridge.bridge import Bridge
 from bridge.config import Config
 from bridge.context import LocalContext
@@ -52,6 +52,7 @@ def test_integers_past_64_bits_come_back_exactly(binaries, make_bridge, backend)
     text = json.dumps({"big": HUGE, "negative": -(2**63) - 1, "u64": 2**64 - 1, "list": [10**30, -(10**40)]})
     expected = json.loads(text)
     if backend == "orjson":
+        codec._backend()  # as after the crossover
         assert invoke(hostile(make_bridge, binaries, f"print '{text}'"), {}) == expected
     else:
         done = cli(binaries["hostile"], f"print '{text}'", BRIDGE_JSON="stdlib")
@@ -63,6 +64,7 @@ def test_integers_past_64_bits_come_back_exactly(binaries, make_bridge, backend)
 @pytest.mark.parametrize("text", ['{"x":NaN}', "[Infinity]", "-Infinity", "[1e400]", '{"y":-1E999}'])
 def test_non_finite_numbers_in_output_are_invalid_output(binaries, make_bridge, backend, text):
     if backend == "orjson":
+        codec._backend()
         with pytest.raises(errors.InvalidOutput):
             invoke(hostile(make_bridge, binaries, f"print '{text}'"), {})
     else:
@@ -80,6 +82,7 @@ def nested(depth: int) -> list:
 @pytest.mark.parametrize("backend", ["orjson", "stdlib"])
 def test_output_nested_beyond_any_parser_is_invalid_output(binaries, make_bridge, backend):
     if backend == "orjson":
+        codec._backend()
         bridge = hostile(make_bridge, binaries, "nested 100000")
         with pytest.raises(errors.InvalidOutput):
             invoke(bridge, {})

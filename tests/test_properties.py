@@ -39,7 +39,9 @@ def typed(value: object) -> object:
 @given(JSON_VALUES)
 def test_every_json_value_round_trips_exactly(value):
     assert typed(codec.loads(codec.dumps(value))) == typed(value)
-    assert typed(codec._stdlib_loads(codec._stdlib_dumps(value))) == typed(value)  # the fallback, alone
+    assert typed(codec._stdlib_loads(codec._stdlib_dumps(value))) == typed(value)  # the standard library alone
+    codec._backend()  # orjson, loaded as after the crossover
+    assert typed(codec._orjson_loads(codec._orjson_dumps(value))) == typed(value)  # and orjson alone
     assert b"\n" not in codec.dumps(value)  # one line: the framing relies on it
 
 
