@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # exec-bridge build entry point.
 #   ./build.sh deps       install the toolchains (apt) and a .venv with the Python packages
-#   ./build.sh            compile every src/<function>/ into a static bin/<function>
+#   ./build.sh            compile every src/<function>/ into a static bin/<function> (C, Crystal, Go, Rust,
+#                         Nim, or a bootstrap script), and copy prebuilt/<function> there, checked
 #   ./build.sh test       build, then run the test suite (ruff + mypy + pytest)
 #   ./build.sh bench      build, then run the benchmarks: in-process (bench/run.py), then end to end under
 #                         awslambdaric on the packaged zip (bench/end_to_end.py); prints Markdown tables
 #   ./build.sh package    build for serverless.yml's architecture, write dist/exec-bridge.zip
 #   ./build.sh check F... the checks every binary passes before it is packed
 # Environment: ARCH=x86_64|aarch64 (default: this machine), PYTHON (default: .venv's, else python3),
-#   FUNCTIONS="a b" builds only those src/ functions,
+#   FUNCTIONS="a b" builds only those src/ functions, PREBUILT (default: prebuilt) the folder of prebuilt ones,
 #   ALLOW_DYNAMIC=1 accepts dynamically linked binaries needing at most GLIBC 2.34 (Amazon Linux 2023).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,9 +17,10 @@ cd "$(dirname "$0")"
 if [ -z "${PYTHON:-}" ]; then
     if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 fi
-APT_PACKAGES="musl-tools crystal golang-go python3-venv gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libcgi-pm-perl curl unzip"
+APT_PACKAGES="musl-tools crystal golang-go nim librust-serde-json-dev python3-venv gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libcgi-pm-perl curl unzip"
 ARCH=${ARCH:-$(uname -m)}
 BIN=${BIN:-bin}
+PREBUILT=${PREBUILT:-prebuilt}
 LAMBDA_GLIBC=2.34
 
 die() { echo "build.sh: $*" >&2; exit 1; }
@@ -88,6 +90,37 @@ build_go() {
         go build -trimpath -ldflags='-s -w' -o "$out" .)
 }
 
+build_rust() {
+    local src=$1 out=$2 name target
+    [ "$ARCH" = "$(uname -m)" ] ||
+        die "Rust cannot build $src for $ARCH here (no $ARCH standard library can be installed): build it on an $ARCH machine"
+    command -v cargo >/dev/null || die "cargo not found (apt-get install cargo, or rustup)"
+    [ -d /usr/share/cargo/registry ] || die "no Debian crate registry (apt-get install librust-serde-json-dev)"
+    name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$src/Cargo.toml" | head -n 1)
+    target=$ARCH-unknown-linux-gnu
+    # Offline, crates from Debian's registry; glibc linked statically (no musl standard library here).
+    (cd "$src" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/exec-bridge-cargo} RUSTFLAGS='-C target-feature=+crt-static' \
+        cargo build --quiet --release --offline --target "$target" \
+        --config 'source.crates-io.replace-with="debian"' --config 'source.debian.directory="/usr/share/cargo/registry"')
+    cp "${CARGO_TARGET_DIR:-/tmp/exec-bridge-cargo}/$target/release/$name" "$out"
+}
+
+build_nim() {
+    local src=$1 out=$2 main cc
+    command -v nim >/dev/null || die "nim not found (apt-get install nim)"
+    main=$(ls "$src"/*.nim | head -n 1)
+    if [ "$ARCH" = "$(uname -m)" ]; then
+        cc=$(command -v musl-gcc || echo gcc)
+        nim c --hints:off -d:release --cpu:amd64 --gcc.exe:"$cc" --gcc.linkerexe:"$cc" --passL:-static \
+            --nimcache:"/tmp/exec-bridge-nimcache/$(basename "$src")" -o:"$out" "$main" >/dev/null
+    else
+        command -v "$ARCH-linux-gnu-gcc" >/dev/null || die "no C cross compiler for $ARCH (apt-get install gcc-${ARCH/_/-}-linux-gnu)"
+        nim c --hints:off -d:release --cpu:arm64 --os:linux --gcc.exe:"$ARCH-linux-gnu-gcc" \
+            --gcc.linkerexe:"$ARCH-linux-gnu-gcc" --passL:-static \
+            --nimcache:"/tmp/exec-bridge-nimcache/$(basename "$src")-$ARCH" -o:"$out" "$main" >/dev/null
+    fi
+}
+
 build_all() {
     mkdir -p "$BIN"
     local src name out
@@ -102,14 +135,32 @@ build_all() {
         if compgen -G "$src/*.c" >/dev/null; then build_c "$src" "$out"
         elif compgen -G "$src/*.cr" >/dev/null; then build_crystal "$src" "$out"
         elif compgen -G "$src/*.go" >/dev/null; then build_go "$src" "$out"
+        elif [ -f "$src/Cargo.toml" ]; then build_rust "$src" "$out"
+        elif compgen -G "$src/*.nim" >/dev/null; then build_nim "$src" "$out"
         elif [ -f "$src/bootstrap" ]; then install -m 0755 "$src/bootstrap" "$out"; echo "built $out (script)"; continue
-        else die "$src holds no C, Crystal or Go sources and no bootstrap script"
+        else die "$src holds no C, Crystal, Go, Rust (Cargo.toml) or Nim sources and no bootstrap script"
         fi
         check_binary "$out"
         chmod 0755 "$out"
         echo "built $out ($(stat -c %s "$out") bytes, static, $ARCH)"
     done
+    prebuilt
     echo "$ARCH" > "$BIN/.arch"
+}
+
+# prebuilt/<fn>: a binary built elsewhere (or a script), copied to bin/<fn> and checked like a built one.
+prebuilt() {
+    local file name
+    [ -d "$PREBUILT" ] || return 0
+    for file in "$PREBUILT"/*; do
+        [ -f "$file" ] || continue
+        name=$(basename "$file")
+        case "$name" in README*|.*) continue ;; esac
+        install -m 0755 "$file" "$BIN/$name"
+        if head -c 2 "$file" | grep -q '^#!'; then echo "copied $BIN/$name (script)"; continue; fi
+        check_binary "$BIN/$name"
+        echo "copied $BIN/$name ($(stat -c %s "$file") bytes, checked for $ARCH)"
+    done
 }
 
 deps() {
@@ -154,6 +205,12 @@ package() {
     esac
     [ "$ARCH" = "$(uname -m)" ] || BIN=.build/bin-$ARCH
     build_all
+    local file
+    for file in "$BIN"/*; do  # everything that goes in passes the checks, whoever put it there
+        [ -f "$file" ] || continue
+        head -c 2 "$file" | grep -q '^#!' && continue
+        (check_binary "$file") || die "$file fails the checks above: it cannot go into the package. Rebuild it statically (see README: Writing a function), or remove it from $BIN"
+    done
     "$PYTHON" scripts/package.py --bin "$BIN" --out dist/exec-bridge.zip
 }
 

@@ -181,6 +181,11 @@ def _with_tail(message: str, log: StreamLog) -> str:
 
 def exit_error(returncode: int, log: StreamLog) -> Exception:
     """The error for a binary that ended with ``returncode`` (negative: killed by that signal)."""
+    tail = log.tail()
+    if returncode > 0 and "version `GLIBC_" in tail and "not found" in tail:  # the dynamic loader's words
+        return BinaryFormatError(_with_tail(
+            "the binary is dynamically linked against a newer glibc than this system's (Lambda's Amazon Linux "
+            "2023 has 2.34): link it statically (README: Writing a function)", log))
     if returncode < 0:
         number = -returncode
         hint = _SIGNAL_HINTS.get(number)

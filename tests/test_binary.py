@@ -106,3 +106,16 @@ def test_exec_failure_becomes_typed(tmp_path):
     missing_loader.write_bytes(b"#!/nonexistent/interpreter\n")
     error = binary.spawn_error(str(missing_loader), FileNotFoundError(2, "No such file"))
     assert isinstance(error, errors.BinaryFormatError) and "interpreter" in str(error)
+
+
+def test_a_binary_needing_a_newer_glibc_says_to_link_statically(tmp_path, monkeypatch):
+    """What the dynamic loader prints on Lambda (glibc 2.34) for a binary built on a newer system."""
+    loader = tmp_path / "app"
+    loader.write_text("#!/bin/sh\necho \"/var/task/bin/app: /lib64/libc.so.6: version \\`GLIBC_2.38' not found "
+                      "(required by /var/task/bin/app)\" >&2\nexit 1\n")
+    loader.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    bridge = Bridge(Config.from_environ(str(tmp_path), {"BRIDGE_BINARY": str(loader)}))
+    with pytest.raises(errors.BinaryFormatError) as caught:
+        invoke(bridge, {})
+    assert "link it statically" in str(caught.value) and "GLIBC_2.38" in str(caught.value)

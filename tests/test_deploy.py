@@ -29,6 +29,8 @@ EXPECTED = {
     "runtime_hello": ({"k": 1}, lambda r: r == {"message": "Hello from Crystal", "event": {"k": 1}}),
     "runtime_go": ({"k": 2}, lambda r: r["event"] == {"k": 2} and r["handler"] == "main.handle"),
     "runtime_shell": ({"k": 3}, lambda r: r == {"handler": "runtime_shell", "echo": {"k": 3}}),
+    "rust_hello": ({"a": 1}, lambda r: r["message"] == "Hello from Rust" and r["eventBytes"] == 7),
+    "nim_hello": ({"a": 1}, lambda r: r["message"] == "Hello from Nim" and r["eventBytes"] == 7),
     "sqs_worker": ({"Records": [dict(SQS_RECORD, messageId="m1", body="an order"),
                                 dict(SQS_RECORD, messageId="m2", body="a poison order")]},
                    lambda r: r == {"batchItemFailures": [{"itemIdentifier": "m2"}]}),
@@ -240,12 +242,12 @@ def test_osls_invoke_local(packaged, name):
 @pytest.fixture(scope="session")
 def arm64_binaries(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bin-aarch64")
-    env = dict(os.environ, ARCH="aarch64", BIN=str(out), FUNCTIONS="hello runtime_go")
+    env = dict(os.environ, ARCH="aarch64", BIN=str(out), FUNCTIONS="hello runtime_go nim_hello")
     subprocess.run([str(ROOT / "build.sh")], env=env, check=True, capture_output=True)
     return out
 
 
-@pytest.mark.parametrize("name, mode", [("hello", "oneshot"), ("runtime_go", "runtime-api")])
+@pytest.mark.parametrize("name, mode", [("hello", "oneshot"), ("runtime_go", "runtime-api"), ("nim_hello", "oneshot")])
 def test_arm64_builds_run_under_qemu(arm64_binaries, make_bridge, name, mode):
     qemu = shutil.which("qemu-aarch64-static") or pytest.fail("qemu-user-static is not installed")
     binary = arm64_binaries / name
@@ -255,17 +257,57 @@ def test_arm64_builds_run_under_qemu(arm64_binaries, make_bridge, name, mode):
 
     bridge = make_bridge(str(binary), binary=qemu, mode=mode)
     result = invoke(bridge, {"arch": "arm64"})
-    if name == "hello":
-        assert result["message"] == "Hello from C"
+    if name in ("hello", "nim_hello"):
+        assert result["message"] == {"hello": "Hello from C", "nim_hello": "Hello from Nim"}[name]
     else:
         assert result["event"] == {"arch": "arm64"}
 
 
-def test_crystal_on_arm64_is_refused_clearly(tmp_path):
-    env = dict(os.environ, ARCH="aarch64", BIN=str(tmp_path), FUNCTIONS="echo_body")
+@pytest.mark.parametrize("name, refusal", [("echo_body", "Crystal cannot cross-compile"),
+                                           ("rust_hello", "Rust cannot build")])
+def test_crystal_and_rust_on_arm64_are_refused_clearly(tmp_path, name, refusal):
+    env = dict(os.environ, ARCH="aarch64", BIN=str(tmp_path), FUNCTIONS=name)
     done = subprocess.run([str(ROOT / "build.sh")], env=env, capture_output=True, text=True)
     assert done.returncode != 0
-    assert "Crystal cannot cross-compile" in done.stderr
+    assert refusal in done.stderr
+
+
+NEWER_GLIBC = "#include <stdlib.h>\nint main(void) { return (int)(arc4random() & 0); }\n"  # GLIBC_2.36
+
+
+def dynamic_binary(tmp_path, source: str = NEWER_GLIBC):
+    (tmp_path / "dynamic.c").write_text(source)
+    out = tmp_path / "dynamic"
+    subprocess.run(["gcc", "-o", str(out), str(tmp_path / "dynamic.c")], check=True)
+    return out
+
+
+def test_prebuilt_binaries_are_copied_and_checked(tmp_path, project_binaries):
+    prebuilt, out = tmp_path / "prebuilt", tmp_path / "bin"
+    prebuilt.mkdir()
+    shutil.copy(project_binaries / "hello", prebuilt / "legacy")
+    (prebuilt / "tool.sh").write_text("#!/bin/sh\ncat\n")
+    env = dict(os.environ, PREBUILT=str(prebuilt), BIN=str(out), FUNCTIONS="none")
+    done = subprocess.run([str(ROOT / "build.sh")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (out / "legacy").read_bytes() == (project_binaries / "hello").read_bytes()
+    assert stat.S_IMODE((out / "tool.sh").stat().st_mode) == 0o755
+    shutil.copy(dynamic_binary(tmp_path), prebuilt / "legacy")  # one that needs a newer glibc than Lambda's
+    refused = subprocess.run([str(ROOT / "build.sh")], env=env, capture_output=True, text=True)
+    assert refused.returncode != 0 and "dynamically linked" in refused.stderr and "statically" in refused.stderr
+    env["ALLOW_DYNAMIC"] = "1"  # even then: it needs more than Lambda's glibc
+    refused = subprocess.run([str(ROOT / "build.sh")], env=env, capture_output=True, text=True)
+    assert refused.returncode != 0 and "needs GLIBC_2.36" in refused.stderr and "statically" in refused.stderr
+
+
+def test_package_refuses_any_binary_in_bin_that_fails_the_checks(tmp_path, project_binaries):
+    out = tmp_path / "bin"
+    out.mkdir()
+    shutil.copy(dynamic_binary(tmp_path), out / "dropped_in")
+    env = dict(os.environ, BIN=str(out), FUNCTIONS="hello", PREBUILT=str(tmp_path / "none"))
+    done = subprocess.run([str(ROOT / "build.sh"), "package"], env=env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "dropped_in" in done.stderr and "cannot go into the package" in done.stderr
 
 
 def test_binary_checks_before_packing(tmp_path, project_binaries):
