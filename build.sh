@@ -7,6 +7,7 @@
 #   ./build.sh bench      build, then run the benchmarks: in-process (bench/run.py), then end to end under
 #                         awslambdaric on the packaged zip (bench/end_to_end.py); prints Markdown tables
 #   ./build.sh package    build for serverless.yml's architecture, write dist/exec-bridge.zip
+#   ./build.sh layer      write dist/exec-bridge-layer.zip: the bridge as a Lambda layer (python/)
 #   ./build.sh check F... the checks every binary passes before it is packed
 # Environment: ARCH=x86_64|aarch64 (default: this machine), PYTHON (default: .venv's, else python3),
 #   FUNCTIONS="a b" builds only those src/ functions, PREBUILT (default: prebuilt) the folder of prebuilt ones,
@@ -214,6 +215,11 @@ package() {
     "$PYTHON" scripts/package.py --bin "$BIN" --out dist/exec-bridge.zip
 }
 
+# dist/exec-bridge-layer.zip: the bridge as a Lambda layer (python/), for functions whose zip holds only bin/.
+layer() {
+    "$PYTHON" scripts/package.py --layer --out dist/exec-bridge-layer.zip
+}
+
 case "${1:-build}" in
     deps)
         deps ;;
@@ -232,6 +238,8 @@ case "${1:-build}" in
         "$PYTHON" bench/end_to_end.py ;;
     package)
         package ;;
+    layer)
+        layer ;;
     check)
         for file in "${@:2}"; do check_binary "$file"; echo "$file: ELF for $ARCH, loadable on Lambda"; done ;;
     *)

@@ -8,7 +8,9 @@ failing every call.
 import os
 import sys
 
-TASK_ROOT = os.path.dirname(os.path.abspath(__file__))
+# The function's own code: where bin/ is. Lambda says where (/var/task); this file may be elsewhere, in a
+# layer (/opt/python), so its own directory is only the fallback (the CLI, a local run).
+TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT") or os.path.dirname(os.path.abspath(__file__))
 
 
 def handler(event, context):

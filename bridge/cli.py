@@ -29,9 +29,9 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python handler.py",
+        prog=prog,
         description="Invoke the bundled binary once, as Lambda would: the event JSON is read from stdin, "
         "the response JSON is written to stdout. On failure the Lambda error (errorType, errorMessage, "
         "stackTrace) is written to stderr and the exit status is 1; input that is not JSON exits 2. "
@@ -54,8 +54,8 @@ def lambda_error(exc: BaseException) -> dict:
     }
 
 
-def main(task_root: str, argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)  # a bad option: usage on stderr, exit 2
+def main(task_root: str, argv: list[str] | None = None, prog: str = "python handler.py") -> int:
+    args = _parser(prog).parse_args(argv)  # a bad option: usage on stderr, exit 2
     data = sys.stdin.buffer.read()
     try:
         event = codec.loads(data)
@@ -79,3 +79,15 @@ def main(task_root: str, argv: list[str] | None = None) -> int:
             bridge.close()
     sys.stdout.buffer.write(codec.dumps(result) + b"\n")
     return EXIT_OK
+
+
+def entry() -> int:
+    """The installed ``exec-bridge`` command (``pip install .``): ``exec-bridge [--binary PATH] [--timeout S]
+    < event.json`` is this CLI with the current directory as the task root; ``exec-bridge emulate ...`` is
+    ``python -m bridge.emulator ...``."""
+    argv = sys.argv[1:]
+    if argv[:1] == ["emulate"]:
+        from .emulator import main as emulate
+
+        return emulate(argv[1:])
+    return main(os.getcwd(), argv, prog="exec-bridge")

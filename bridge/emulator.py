@@ -57,6 +57,8 @@ def read_events(data: bytes) -> list[object]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bridge.emulator", description=__doc__.split("\n\n")[0])
     parser.add_argument("--task-root", default=".", help="the function's directory (default: the current one)")
+    parser.add_argument("--layer", action="append", default=[], metavar="DIR",
+                        help="an unzipped layer: its python/ goes on the runtime's path, as /opt/python does")
     parser.add_argument("--handler", default="handler.handler", help="the function's handler (default: %(default)s)")
     parser.add_argument("--port", type=int, default=0, help="the Runtime API port on 127.0.0.1 (default: any free)")
     parser.add_argument("--timeout", type=positive_seconds, default=30.0, help="each invocation's timeout in seconds")
@@ -93,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     environ = base_environment(os.environ)
     for name, value in FUNCTION_DEFAULTS.items():
         environ.setdefault(name, value)
+    environ["LAMBDA_TASK_ROOT"] = task_root  # as Lambda sets it
+    layers = [os.path.join(os.path.abspath(layer), "python") for layer in args.layer]
+    if layers:
+        environ["PYTHONPATH"] = os.pathsep.join([*layers, *filter(None, [environ.get("PYTHONPATH")])])
     os.environ.update({k: v for k, v in environ.items() if k in FUNCTION_DEFAULTS})
     config = Config.from_environ(task_root, {"BRIDGE_MODE": "runtime-api", "BRIDGE_HANDLER": args.handler,
                                              "BRIDGE_TIMEOUT_MARGIN_MS": "0"})

@@ -103,24 +103,26 @@ def fetch_wheel(runtime: str, architecture: str, scratch: Path) -> Path:
     return wheels[0]
 
 
-def entries(bin_dir: Path, wheel: Path, python: str | None, scratch: Path) -> list[tuple[str, bytes, int]]:
-    """(name in the zip, content, unix mode) for everything that goes in."""
-    sources = [("handler.py", (ROOT / "handler.py").read_bytes())]
+def entries(bin_dir: Path | None, wheel: Path, python: str | None, scratch: Path,
+            prefix: str = "") -> list[tuple[str, bytes, int]]:
+    """(name in the zip, content, unix mode) for everything that goes in; the Python part under ``prefix``
+    (a layer's ``python/``), the binaries only for a function's zip (``bin_dir``)."""
+    sources = [(f"{prefix}handler.py", (ROOT / "handler.py").read_bytes())]
     for path in sorted((ROOT / "bridge").rglob("*.py")):
         name = path.relative_to(ROOT).as_posix()
         if name not in DEVELOPER_TOOLS:
-            sources.append((name, path.read_bytes()))
+            sources.append((prefix + name, path.read_bytes()))
     items = [(name, data, 0o644) for name, data in sources]
     if python is not None:
         items += bytecode(python, sources, scratch)
-    for path in sorted(bin_dir.iterdir()):
+    for path in sorted(bin_dir.iterdir()) if bin_dir is not None else ():
         if path.is_file() and not path.name.startswith("."):
             items.append((f"bin/{path.name}", path.read_bytes(), 0o755))
     with zipfile.ZipFile(wheel) as whl:
         for info in whl.infolist():
             if info.is_dir() or (".dist-info/" in info.filename and "LICENSE" not in info.filename.upper()):
                 continue  # of the wheel's metadata only its licence files travel
-            items.append((info.filename, whl.read(info), 0o644))
+            items.append((prefix + info.filename, whl.read(info), 0o644))
     return sorted(items)
 
 
@@ -139,7 +141,9 @@ def write_zip(out: Path, items: list[tuple[str, bytes, int]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bin", type=Path, required=True, help="the built binaries for the target")
+    parser.add_argument("--bin", type=Path, help="the built binaries for the target (a function's zip)")
+    parser.add_argument("--layer", action="store_true",
+                        help="a Lambda layer instead: python/handler.py, python/bridge/, orjson; no binaries")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     runtime, architecture = service_settings(ROOT / "serverless.yml")
@@ -149,15 +153,19 @@ def main() -> None:
               f"so every cold start compiles the bridge (~15 ms); install {runtime} to ship it", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="exec-bridge-wheel-") as scratch:
         wheel = fetch_wheel(runtime, architecture, Path(scratch))
-        items = entries(args.bin, wheel, python, Path(scratch))
+        if not args.layer and args.bin is None:
+            parser.error("--bin is required for a function's zip")
+        items = entries(None if args.layer else args.bin, wheel, python, Path(scratch), "python/" if args.layer else "")
         write_zip(args.out, items)
     print(f"{args.out}: {runtime}, {architecture}, {len(items)} files, {args.out.stat().st_size:,} bytes")
     for name, data, mode in items:
-        if not name.startswith(("bridge/", "orjson/")):
+        if not name.removeprefix("python/").startswith(("bridge/", "orjson/")):
             print(f"  {oct(mode)[2:]} {len(data):>10,} {name}")
-    print(f"  and {sum(n.startswith('bridge/') for n, _, _ in items)} files under bridge/ (bytecode by "
-          f"{python or 'nobody: no interpreter of the runtime'}), "
-          f"{sum(n.startswith('orjson') for n, _, _ in items)} from the orjson wheel ({wheel.name})")
+    bridge_files = sum(n.removeprefix("python/").startswith("bridge/") for n, _, _ in items)
+    compiler = python or "nobody: no interpreter of the runtime"
+    print(f"  and {bridge_files} files under bridge/ (bytecode by {compiler}), "
+          f"{sum(n.removeprefix('python/').startswith('orjson') for n, _, _ in items)} from the orjson wheel "
+          f"({wheel.name})")
 
 
 if __name__ == "__main__":

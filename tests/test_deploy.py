@@ -323,3 +323,26 @@ def test_binary_checks_before_packing(tmp_path, project_binaries):
     wrong = subprocess.run([*check, str(project_binaries / "hello")], capture_output=True, text=True,
                            env=dict(os.environ, ARCH="aarch64"))
     assert wrong.returncode != 0 and "not aarch64" in wrong.stderr
+
+
+def test_a_bin_only_function_runs_with_the_layer(tmp_path, project_binaries):
+    """The layer (python/handler.py, python/bridge/, orjson) and a function zip holding only bin/hello, both
+    unzipped read-only, under awslambdaric: bin/ resolves against the function's task root, not the layer."""
+    subprocess.run([str(ROOT / "build.sh"), "layer"], check=True, capture_output=True)
+    layer_zip = ROOT / "dist" / "exec-bridge-layer.zip"
+    with zipfile.ZipFile(layer_zip) as zf:
+        assert {name.split("/")[0] for name in zf.namelist()} == {"python"}
+        assert not [n for n in zf.namelist() if "/bin/" in n]
+    function_zip = tmp_path / "function.zip"
+    with zipfile.ZipFile(function_zip, "w") as zf:
+        info = zipfile.ZipInfo("bin/hello")
+        info.external_attr = (0o100755) << 16
+        zf.writestr(info, (project_binaries / "hello").read_bytes())
+    layer, task = unpack(layer_zip, tmp_path / "opt"), unpack(function_zip, tmp_path / "task")
+    env = tool_env(HOME=str(tmp_path), TMPDIR=str(tmp_path), BRIDGE_BINARY="bin/hello", PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run([sys.executable, "-m", "bridge.emulator", "--task-root", str(task), "--layer", str(layer)],
+                          input=b'{"layer": true}', cwd=ROOT, env=env, capture_output=True, timeout=120)
+    line = json.loads(done.stdout)
+    assert line["response"]["message"] == "Hello from C", done.stderr.decode()
+    make_writable(layer)
+    make_writable(task)
