@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# exec-bridge build entry point.
+# exec-bridge build entry point (./build.sh --help, ./build.sh help COMMAND).
 #   ./build.sh deps       install the toolchains (apt) and a .venv with the Python packages
 #   ./build.sh            compile every src/<function>/ into a static bin/<function> (C, Crystal, Go, Rust,
 #                         Nim, or a bootstrap script), and copy prebuilt/<function> there, checked
@@ -172,14 +172,33 @@ deps() {
     done
     command -v npm >/dev/null || missing="$missing nodejs npm"  # keep a Node.js that is not Debian's
     if [ -n "$missing" ]; then
-        echo "build.sh: installing$missing" >&2
+        echo "build.sh deps: apt: installing$missing (a few minutes on a fresh machine)" >&2
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+    else
+        echo "build.sh deps: apt: the toolchains are installed" >&2
     fi
+    node_check
+    echo "build.sh deps: .venv: $(grep -cv '^ *#\|^-r' requirements-dev.txt) test and build packages (requirements-dev.txt)" >&2
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+    echo "build.sh deps: npm: osls and serverless-offline (package.json)" >&2
     npm install --no-audit --no-fund --legacy-peer-deps --loglevel=error
+    echo "build.sh deps: .venv-lambda: awslambdaric under the runtime's Python, for the end-to-end benchmark" >&2
     lambda_venv
+    echo "build.sh deps: done" >&2
+}
+
+# osls 4.3.1 runs only on Node ^20.19, ^22.13 or >= 24; Debian 12's own nodejs is 18.
+node_check() {
+    local version major minor
+    version=$(node --version 2>/dev/null | tr -d v)
+    major=${version%%.*}; minor=$(echo "$version" | cut -d. -f2)
+    if [ -z "$version" ] || [ "$major" -lt 20 ] || { [ "$major" = 20 ] && [ "$minor" -lt 19 ]; } ||
+       { [ "$major" = 22 ] && [ "$minor" -lt 13 ]; } || [ "$major" = 21 ] || [ "$major" = 23 ]; then
+        die "Node.js ${version:-(none)} is here, but the deployment tools (osls 4.3.1) need ^20.19, ^22.13 or >= 24: install one (NodeSource's nodejs package, or the official tarball), put it first on PATH, and run ./build.sh deps again"
+    fi
+    echo "build.sh deps: Node.js $version (osls needs ^20.19, ^22.13 or >= 24): fine" >&2
 }
 
 # .venv-lambda: the runtime's Python version (serverless.yml) with awslambdaric, for the end-to-end benchmark.
@@ -220,7 +239,20 @@ layer() {
     "$PYTHON" scripts/package.py --layer --out dist/exec-bridge-layer.zip
 }
 
+usage() {
+    sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+}
+
 case "${1:-build}" in
+    -h|--help)
+        usage ;;
+    help)
+        if [ -z "${2:-}" ]; then usage
+        else
+            cmd=$2; [ "$cmd" = build ] && cmd=""  # ./build.sh with no command builds
+            usage | awk -v cmd="$cmd" '$0 ~ "^  \\./build.sh " cmd "( |$)" {show=1; print; next} show && /^   / {print; next} {show=0}' | grep . ||
+                die "unknown command '$2' (deps, build, test, bench, package, layer, check)"
+        fi ;;
     deps)
         deps ;;
     build)
@@ -243,5 +275,5 @@ case "${1:-build}" in
     check)
         for file in "${@:2}"; do check_binary "$file"; echo "$file: ELF for $ARCH, loadable on Lambda"; done ;;
     *)
-        die "unknown command '$1' (deps, build, test, bench, package, check)" ;;
+        die "unknown command '$1' (deps, build, test, bench, package, layer, check; ./build.sh --help)" ;;
 esac

@@ -8,9 +8,11 @@ failing every call.
 import os
 import sys
 
-# The function's own code: where bin/ is. Lambda says where (/var/task); this file may be elsewhere, in a
-# layer (/opt/python), so its own directory is only the fallback (the CLI, a local run).
-TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT") or os.path.dirname(os.path.abspath(__file__))
+# The function's own code: where bin/ is. Lambda says where (/var/task), and this file may be elsewhere, in
+# a layer (/opt/python). Local tools set LAMBDA_TASK_ROOT to a /var/task that does not exist here (osls
+# invoke local): then, as in the CLI, the function's code is beside this file.
+_LAMBDA_TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", "")
+TASK_ROOT = _LAMBDA_TASK_ROOT if os.path.isdir(_LAMBDA_TASK_ROOT) else os.path.dirname(os.path.abspath(__file__))
 
 
 def handler(event, context):

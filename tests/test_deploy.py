@@ -346,3 +346,23 @@ def test_a_bin_only_function_runs_with_the_layer(tmp_path, project_binaries):
     assert line["response"]["message"] == "Hello from C", done.stderr.decode()
     make_writable(layer)
     make_writable(task)
+
+
+def test_the_sam_template_is_clean_and_matches_serverless_yml():
+    """template.yaml (AWS SAM) deploys the same functions, with the same settings, as serverless.yml."""
+    import yaml
+
+    lint = Path(sys.executable).parent / "cfn-lint"
+    done = subprocess.run([str(lint), str(ROOT / "template.yaml")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    sam = yaml.safe_load((ROOT / "template.yaml").read_text())
+    osls = yaml.safe_load((ROOT / "serverless.yml").read_text())
+    sam_functions = {props["Properties"]["Environment"]["Variables"]["BRIDGE_BINARY"]: props["Properties"]
+                     for props in sam["Resources"].values() if props["Type"] == "AWS::Serverless::Function"}
+    shared = {k: str(v) for k, v in osls["provider"]["environment"].items()}
+    for name, function in osls["functions"].items():
+        sam_function = sam_functions.pop(f"bin/{name}")
+        assert sam_function["Environment"]["Variables"] == shared | function["environment"], name
+    assert sam_functions == {}  # nothing more
+    assert sam["Globals"]["Function"]["Runtime"] == osls["provider"]["runtime"]
+    assert sam["Globals"]["Function"]["CodeUri"] == osls["package"]["artifact"]

@@ -1,0 +1,50 @@
+"""The README's commands, run as written, so that it cannot drift from what works: every shell block
+(first screen, Local use, the emulator, Deploy) and the inline `npx osls invoke local` of Deploy."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+from conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+# Not run here: the test suite itself (this is it), and what needs an AWS account.
+NOT_HERE = ("./build.sh test", "osls deploy", "sam deploy")
+
+
+def commands() -> list[str]:
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", README, re.S):
+        found += [line.split("   #")[0].strip() for line in block.splitlines() if line.strip()]
+    found += re.findall(r"`(npx osls invoke local[^`]*)`", README.replace("\n", " "))
+    return found
+
+
+def test_the_readme_has_the_two_first_screen_commands():
+    first = re.findall(r"```sh\n(.*?)```", README, re.S)[0].splitlines()
+    assert first == ["./build.sh deps && ./build.sh && BRIDGE_BINARY=bin/hello python3 handler.py < events/hello.json",
+                     "./build.sh test"]
+
+
+@pytest.mark.parametrize("command", commands())
+def test_each_command_works_as_written(project_binaries, command):
+    if any(part in command for part in NOT_HERE):
+        command = command.split(" && npx osls deploy")[0]  # the packaging half runs; the deploy needs AWS
+        if any(part in command for part in NOT_HERE):
+            pytest.skip("the suite itself, or it needs an AWS account")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    done = subprocess.run(["bash", "-c", "set -euo pipefail; " + command], cwd=ROOT, env=environ,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("args, shows", [(["--help"], "./build.sh package"), (["help", "bench"], "benchmarks"),
+                                         (["help", "build"], "compile every")])
+def test_build_sh_explains_itself(args, shows):
+    done = subprocess.run([str(ROOT / "build.sh"), *args], capture_output=True, text=True)
+    assert done.returncode == 0 and shows in done.stdout
+    unknown = subprocess.run([str(ROOT / "build.sh"), "frobnicate"], capture_output=True, text=True)
+    assert unknown.returncode != 0 and "--help" in unknown.stderr
