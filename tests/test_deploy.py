@@ -366,3 +366,20 @@ def test_the_sam_template_is_clean_and_matches_serverless_yml():
     assert sam_functions == {}  # nothing more
     assert sam["Globals"]["Function"]["Runtime"] == osls["provider"]["runtime"]
     assert sam["Globals"]["Function"]["CodeUri"] == osls["package"]["artifact"]
+
+
+def test_osls_never_ships_a_stale_zip(packaged):
+    """A source newer than dist/exec-bridge.zip: osls package stops and says what to run; after it, it packs."""
+    source = ROOT / "bridge" / "__init__.py"
+    later = ARTIFACT.stat().st_mtime + 5
+    os.utime(source, (later, later))
+    try:
+        stale = subprocess.run([str(NODE_BIN / "osls"), "package"], cwd=ROOT, capture_output=True, text=True,
+                               env=tool_env(), timeout=300)
+        assert stale.returncode != 0
+        assert "is older than bridge/__init__.py: run ./build.sh package" in stale.stdout + stale.stderr
+    finally:
+        subprocess.run([str(ROOT / "build.sh"), "package"], check=True, capture_output=True)
+    fresh = subprocess.run([str(NODE_BIN / "osls"), "package"], cwd=ROOT, capture_output=True, text=True,
+                           env=tool_env(), timeout=300)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
