@@ -63,13 +63,15 @@ def locate(task_root: str, configured: str) -> str:
     if configured:
         path = os.path.join(task_root, configured)
         if not os.path.exists(path):
-            raise BinaryNotFound(f"BRIDGE_BINARY={configured!r}: no such file ({path})")
+            raise BinaryNotFound(f"BRIDGE_BINARY={configured!r}: no such file ({path}); build the binaries with "
+                                 f"./build.sh (or ./build.sh package for the zip), or correct BRIDGE_BINARY")
         return path
     bin_dir = os.path.join(task_root, "bin")
     try:
         entries = sorted(e for e in os.listdir(bin_dir) if not e.startswith("."))
     except FileNotFoundError:
-        raise BinaryNotFound(f"BRIDGE_BINARY is not set and {bin_dir} does not exist") from None
+        raise BinaryNotFound(f"BRIDGE_BINARY is not set and {bin_dir} does not exist: build the binaries with "
+                             f"./build.sh (src/<function>/ -> bin/<function>), or set BRIDGE_BINARY") from None
     found = [e for e in entries if _looks_runnable(os.path.join(bin_dir, e))]
     if len(found) != 1:
         held = ", ".join(entries) if entries else "nothing"

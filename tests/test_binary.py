@@ -119,3 +119,10 @@ def test_a_binary_needing_a_newer_glibc_says_to_link_statically(tmp_path, monkey
     with pytest.raises(errors.BinaryFormatError) as caught:
         invoke(bridge, {})
     assert "link it statically" in str(caught.value) and "GLIBC_2.38" in str(caught.value)
+
+
+@pytest.mark.parametrize("settings", [{}, {"BRIDGE_BINARY": "bin/missing"}])
+def test_a_missing_binary_says_to_build_it(tmp_path, settings):
+    with pytest.raises(errors.BinaryNotFound) as caught:
+        Bridge(Config.from_environ(str(tmp_path), settings))
+    assert "./build.sh" in str(caught.value)
