@@ -82,7 +82,7 @@ def start(argv: list[str], extra: dict[str, str], cwd: Path):
         child = Child(tuple(argv), env)
     finally:
         os.chdir(here)
-    child.pump(time.monotonic() + 30, log, log, done=server.ready, wake_fd=server.wake_fd, close_stdin=True)
+    child.pump(time.monotonic() + 30, log, log, done=server.ready, peer=server, close_stdin=True)
     return child, server, log, time.perf_counter() - began
 
 
@@ -95,7 +95,7 @@ def call(child: Child, server: RuntimeServer, log: StreamLog, number: int, event
                                             "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000"})
     began = time.perf_counter()
     server.offer(delivery)
-    child.pump(time.monotonic() + 30, log, log, done=delivery.done, wake_fd=server.wake_fd)
+    child.pump(time.monotonic() + 30, log, log, done=delivery.done, peer=server)
     took = time.perf_counter() - began
     if delivery.outcome != "response":
         raise SystemExit(f"the runtime answered {delivery.outcome}: {delivery.answer[:200]!r}")

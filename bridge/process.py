@@ -26,7 +26,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from .types import Sink
+    from .types import Peer, Sink
 
 # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec: give the child the defaults.
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
@@ -204,17 +204,17 @@ class Child:
         send: Sequence[bytes | bytearray | memoryview] = (),
         close_stdin: bool = False,
         done: Callable[[], bool] | None = None,
-        wake_fd: int | None = None,
+        peer: Peer | None = None,
     ) -> int:
         """Feed the buffers of ``send`` to stdin while draining stdout and stderr into the sinks; how
         many bytes of ``send`` the pipe took.
 
         Returns when ``done()`` is true, or, with no ``done``, when the process has exited and both
         pipes are drained. Also returns when the process exits, so callers check ``alive``. Raises
-        ``DeadlineExceeded`` at ``deadline`` (a ``time.monotonic()`` value). ``wake_fd``: another
-        thread writes to it to have ``done`` looked at again.
+        ``DeadlineExceeded`` at ``deadline`` (a ``time.monotonic()`` value). ``peer``: a server whose
+        sockets are watched in the same loop (the Runtime API), ``done`` being looked at after each event.
         """
-        exchange = Exchange(self, deadline, stdout_sink, stderr_sink, send, close_stdin, done, wake_fd)
+        exchange = Exchange(self, deadline, stdout_sink, stderr_sink, send, close_stdin, done, peer)
         try:
             exchange.run()
         except BaseException:

@@ -4,8 +4,8 @@ In the manner of ``subprocess.Popen._communicate``: one loop feeds stdin while i
 stderr, against a deadline, so neither side can block the other whatever the sizes involved; the
 loop's state (what is left to write, how long to wait) is held on the object. It also watches the
 process itself (a pidfd), so a binary that exits while a grandchild still holds its stdout open
-cannot hang the call, and one extra file descriptor that another thread writes to to wake it (the
-Runtime API server does).
+cannot hang the call, and the sockets of a peer that serves the binary (the Runtime API server), whose
+requests it hands over as they arrive.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from .process import Child
-    from .types import Sink
+    from .types import Peer, Sink
 
 # After the binary itself exits, how long what is still buffered or held open by an escaped
 # grandchild may take to arrive before the pipes are abandoned.
@@ -35,17 +35,17 @@ class DeadlineExceeded(Exception):
 
 
 class Exchange:
-    __slots__ = ("child", "stdout_sink", "stderr_sink", "done", "wake_fd", "written", "_input", "_close_stdin",
+    __slots__ = ("child", "stdout_sink", "stderr_sink", "done", "peer", "written", "_input", "_close_stdin",
                  "_until")
 
     def __init__(self, child: Child, deadline: float, stdout_sink: Sink, stderr_sink: Sink,
                  send: Sequence[bytes | bytearray | memoryview], close_stdin: bool,
-                 done: Callable[[], bool] | None, wake_fd: int | None) -> None:
+                 done: Callable[[], bool] | None, peer: Peer | None) -> None:
         self.child = child
         self.stdout_sink = stdout_sink
         self.stderr_sink = stderr_sink
         self.done = done
-        self.wake_fd = wake_fd
+        self.peer = peer
         self.written = 0  # bytes of the input the pipe took
         self._input = [memoryview(buffer) for buffer in send if len(buffer)]
         self._close_stdin = close_stdin
@@ -56,8 +56,8 @@ class Exchange:
     def run(self) -> None:
         child = self.child
         self._start_input()
-        if self.wake_fd is not None:
-            child.poller.register(self.wake_fd, select.POLLIN)
+        if self.peer is not None:
+            self.peer.watch(child.poller)
         try:
             while not self._finished():
                 timeout = self._remaining_time()
@@ -73,11 +73,11 @@ class Exchange:
                 if not events and child.exit_unwatched and child.exited():
                     child.reap()
                     self._exited()
-                for fd, _ in events:
-                    self._handle(fd)
+                for fd, mask in events:
+                    self._handle(fd, mask)
         finally:
-            if self.wake_fd is not None:
-                child.poller.unregister(self.wake_fd)
+            if self.peer is not None:
+                self.peer.unwatch(child.poller)
             if self._input:
                 child.unwatch(child.stdin)
 
@@ -106,7 +106,7 @@ class Exchange:
         if self.child.exited():
             self.child.reap()
 
-    def _handle(self, fd: int) -> None:
+    def _handle(self, fd: int, mask: int) -> None:
         child = self.child
         if fd == child.stdout:
             if not self.stdout_sink.read_from(fd):
@@ -121,8 +121,8 @@ class Exchange:
         elif fd == child.pidfd:
             child.reap()
             self._exited()
-        elif fd == self.wake_fd:
-            os.read(fd, 4096)
+        elif self.peer is not None:
+            self.peer.handle(fd, mask)
 
     def _start_input(self) -> None:
         child = self.child

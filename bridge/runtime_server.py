@@ -1,23 +1,37 @@
 """A Lambda Runtime API server on loopback, for one runtime process at a time.
 
-Runtime-API mode uses it to feed a custom-runtime ``bootstrap`` the invocations the python3 runtime
+Runtime-API mode (proxy) uses it to feed a custom-runtime ``bootstrap`` the invocations the python3 runtime
 receives; the emulator uses it the other way round, to run a real runtime client (awslambdaric) outside
-Lambda. It speaks HTTP/1.1 with keep-alive and Nagle disabled (a runtime client keeps one connection:
-one server thread for the runtime's lifetime, none per call). Each state change (a runtime waiting on
-``next``, a response, an error) writes one byte to ``wake_fd`` so that the bridge's poll loop, which is
-also draining the runtime's output, wakes at once.
+Lambda. The Runtime API is four endpoints, so this is a small HTTP/1.1 server (keep-alive, Nagle off, a
+body by ``Content-Length``) with no thread of its own: its sockets are watched by the same poll loop that
+drains the runtime's output (``types.Peer``, ``pump.Exchange``), and a request is answered the moment it
+is read. ``serve`` runs that loop on its own, for a runtime client spoken to without a binary to pump.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import select
+import socket
+import time
 
 from . import codec
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 API = "/2018-06-01/runtime"
 MAX_PAYLOAD = 6 * 1024 * 1024
+_READ = select.POLLIN | select.POLLHUP | select.POLLERR
+_READ_WRITE = _READ | select.POLLOUT
+_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 413: "Payload Too Large",
+            503: "Service Unavailable"}
+_MESSAGES = {
+    "InvalidRequestID": "Invalid request ID",
+    "InvalidStateTransition": "This request ID was already answered or abandoned",
+    "RequestEntityTooLarge": "Exceeded maximum allowed payload size",
+    "InvalidRequest": "Unknown Runtime API path, or a request this server cannot read",
+}
 
 
 class Delivery:
@@ -38,184 +52,288 @@ class Delivery:
         return self.outcome is not None
 
 
+class _Connection:
+    """One client connection: what has arrived and not been handled, what is left to send."""
+
+    __slots__ = ("sock", "inbox", "outbox", "discard", "discarded_for", "body", "received", "reading_for")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.inbox = bytearray()
+        self.outbox: list[memoryview] = []  # what is left to send, sent with one sendmsg (no joining copy)
+        self.discard = 0  # bytes of an over-long body still to read and drop
+        self.discarded_for: tuple[str, list[str], str, str] | None = None  # the request the dropped body was for
+        self.body: bytearray | None = None  # a large body, read straight into place (recv_into)
+        self.received = 0
+        self.reading_for: tuple[str, list[str], str, str] | None = None
+
+
 class RuntimeServer:
-    """The server; ``offer`` a delivery, then wait (polling ``wake_fd``) until it is ``done``."""
+    """The server: ``offer`` a delivery, then pump (``Child.pump(peer=server)``) until it is ``done``."""
 
     def __init__(self, port: int = 0, max_response: int = MAX_PAYLOAD) -> None:
         self.max_response = max_response  # a response body's limit (BRIDGE_MAX_OUTPUT_BYTES); errors: Lambda's
-        self._lock = threading.Condition()
+        self._listener = socket.create_server(("127.0.0.1", port))
+        self._listener.setblocking(False)
+        self._connections: dict[int, _Connection] = {}
+        self._poller: select.poll | None = None
+        self._parked: _Connection | None = None  # a ``next`` waiting for a delivery
         self._queued: Delivery | None = None
         self._current: Delivery | None = None
         self._answered: set[str] = set()
-        self._closing = False
         self.waiting = False  # a runtime is parked on ``next``: its init is over
         self.init_error: tuple[str, bytes] | None = None  # (error type header, body)
-        self.wake_fd, self._wake_w = os.pipe()
-        os.set_blocking(self.wake_fd, False)
-        self._httpd = _Server(("127.0.0.1", port), _Handler)
-        self._httpd.runtime = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="runtime-api", daemon=True)
-        self._thread.start()
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self._httpd.server_port}"
+        return f"127.0.0.1:{self._listener.getsockname()[1]}"
 
-    def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"!")
-        except (BlockingIOError, OSError):
-            pass
+    # The bridge's side.
 
     def offer(self, delivery: Delivery) -> None:
-        with self._lock:
-            self._queued = delivery
-            self._lock.notify_all()
+        self._queued = delivery
+        if self._parked is not None:
+            connection, self._parked = self._parked, None
+            self._deliver(connection)
 
     def withdraw(self, delivery: Delivery) -> None:
         """The bridge gave up on it (deadline, crash): a late answer gets 403, never a caller."""
-        with self._lock:
-            if self._queued is delivery:
-                self._queued = None
-            if self._current is delivery:
-                self._current = None
-            self._answered.add(delivery.request_id)
+        if self._queued is delivery:
+            self._queued = None
+        if self._current is delivery:
+            self._current = None
+        self._answered.add(delivery.request_id)
 
     def ready(self) -> bool:
         """Init is over: the runtime asked for an invocation, or reported an init error."""
         return self.waiting or self.init_error is not None
 
     def close(self) -> None:
-        with self._lock:
-            self._closing = True
-            self._lock.notify_all()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
-        os.close(self.wake_fd)
-        os.close(self._wake_w)
+        for fd in list(self._connections):
+            self._drop(fd)
+        self._listener.close()
 
-    # Called on server threads.
+    # The poll loop's side (types.Peer).
 
-    def next_delivery(self) -> Delivery | None:
-        with self._lock:
-            self.waiting = True
-            self._wake()
-            while self._queued is None and not self._closing:
-                self._lock.wait()
-            self.waiting = False
-            if self._closing:
-                return None
-            delivery, self._queued = self._queued, None
-            self._current = delivery
-            return delivery
+    def watch(self, poller: select.poll) -> None:
+        self._poller = poller
+        poller.register(self._listener, _READ)
+        for fd, connection in self._connections.items():
+            poller.register(fd, _READ_WRITE if connection.outbox else _READ)
 
-    def claim(self, request_id: str) -> tuple[Delivery | None, int, str]:
-        """Take the delivery a response or error is posted for; else the HTTP status and error type."""
-        with self._lock:
-            current = self._current
-            if current is None or current.request_id != request_id:
-                if request_id in self._answered:
-                    return None, 403, "InvalidStateTransition"
-                return None, 400, "InvalidRequestID"
-            self._current = None
-            if len(self._answered) > 1024:
-                self._answered.clear()  # stale ids only matter for the last few calls
-            self._answered.add(request_id)
-            return current, 202, ""
+    def unwatch(self, poller: select.poll) -> None:
+        for fd in (self._listener.fileno(), *self._connections):
+            try:
+                poller.unregister(fd)
+            except KeyError:
+                pass
+        self._poller = None
 
-    def complete(self, delivery: Delivery, outcome: str, body: bytes, content_type: str, error_type: str) -> None:
-        """Publish the answer (after the runtime got its 202, as with Lambda) and wake the bridge."""
-        delivery.answer, delivery.content_type, delivery.error_type = body, content_type, error_type
-        delivery.outcome = outcome
-        self._wake()
+    def handle(self, fd: int, events: int) -> None:
+        """An event on one of the server's sockets: accept, read and answer, or send what is pending."""
+        if fd == self._listener.fileno():
+            self._accept()
+            return
+        connection = self._connections.get(fd)
+        if connection is None:
+            return
+        if events & select.POLLOUT:
+            self._send(fd, connection)
+        if events & (select.POLLIN | select.POLLHUP | select.POLLERR) and fd in self._connections:
+            self._receive(fd, connection)
 
-    def fail_init(self, error_type: str, body: bytes) -> None:
-        with self._lock:
-            self.init_error = (error_type, body)
-            self._wake()
-
-
-_MESSAGES = {
-    "InvalidRequestID": "Invalid request ID",
-    "InvalidStateTransition": "This request ID was already answered or abandoned",
-    "RequestEntityTooLarge": "Exceeded maximum allowed payload size",
-    "InvalidRequest": "Unknown Runtime API path",
-}
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    runtime: RuntimeServer
-
-    def handle_error(self, request, client_address) -> None:  # the base class's signature
-        """A runtime that vanished mid-request (killed, or timed out) is the bridge's business, not noise."""
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server_version = "exec-bridge-runtime-api"
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
-        """Quiet: the function log is for the runtime's own output."""
-
-    def _runtime(self) -> RuntimeServer:
-        assert isinstance(self.server, _Server)
-        return self.server.runtime
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _error(self, status: int, error_type: str, detail: str = "") -> None:
-        body = codec.dumps({"errorMessage": _MESSAGES[error_type] + detail, "errorType": error_type})
-        self._send(status, body, {"Content-Type": "application/json"})
-
-    def _body(self, limit: int) -> bytes | None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > limit:
-            while length > 0:  # discard it in pieces, keeping the connection usable
-                length -= len(self.rfile.read(min(length, 1 << 16))) or length
-            return None
-        return self.rfile.read(length)
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        if self.path != f"{API}/invocation/next":
-            return self._error(400, "InvalidRequest")
-        delivery = self._runtime().next_delivery()
-        if delivery is None:
-            self.close_connection = True
-            return self._send(503, b"")
-        self._send(200, delivery.body, delivery.headers)
-
-    def do_POST(self) -> None:  # noqa: N802
-        runtime = self._runtime()
-        parts = self.path[len(API) + 1 :].split("/") if self.path.startswith(API + "/") else []
-        limit = runtime.max_response if parts[-1:] == ["response"] else MAX_PAYLOAD
-        body = self._body(limit)
-        error_type = self.headers.get("Lambda-Runtime-Function-Error-Type", "")
-        if parts == ["init", "error"]:
-            runtime.fail_init(error_type, body or b"")
-            return self._send(202, b'{"status":"OK"}', {"Content-Type": "application/json"})
-        if len(parts) != 3 or parts[0] != "invocation" or parts[2] not in ("response", "error"):
-            return self._error(400, "InvalidRequest")
-        delivery, status, refused = runtime.claim(parts[1])
-        if delivery is None:
-            return self._error(status, refused)
+    def serve(self, until: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Run the loop on its own until ``until()`` (or ``timeout`` seconds): a client without a binary."""
+        poller = select.poll()
+        self.watch(poller)
+        limit = time.monotonic() + timeout
         try:
-            if body is None:  # the invocation fails: the binary's answer cannot be delivered
-                self._error(413, "RequestEntityTooLarge", f" ({limit} bytes).")
-            else:
-                self._send(202, b'{"status":"OK"}', {"Content-Type": "application/json"})
+            while not until() and time.monotonic() < limit:
+                for fd, events in poller.poll(50):
+                    self.handle(fd, events)
         finally:
-            outcome = "too-large" if body is None else parts[2]
-            runtime.complete(delivery, outcome, body or b"", self.headers.get("Content-Type", ""), error_type)
+            self.unwatch(poller)
+
+    # HTTP.
+
+    def _accept(self) -> None:
+        try:
+            sock, _ = self._listener.accept()
+        except BlockingIOError:
+            return
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # or every exchange stalls ~40 ms
+        self._connections[sock.fileno()] = _Connection(sock)
+        if self._poller is not None:
+            self._poller.register(sock, _READ)
+
+    def _receive(self, fd: int, connection: _Connection) -> None:
+        if connection.body is not None:  # the rest of a large body, straight into place
+            try:
+                got = connection.sock.recv_into(memoryview(connection.body)[connection.received:])
+            except BlockingIOError:
+                return
+            except OSError:
+                got = 0
+            if not got:
+                self._drop(fd)
+                return
+            connection.received += got
+            if connection.received == len(connection.body):
+                body, connection.body = connection.body, None
+                assert connection.reading_for is not None
+                self._request(connection, *connection.reading_for, bytes(body))
+            return
+        try:
+            data = connection.sock.recv(1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:  # reset: the runtime was killed
+            data = b""
+        if not data:
+            self._drop(fd)
+            return
+        if connection.discard:
+            taken = min(connection.discard, len(data))
+            connection.discard -= taken
+            data = data[taken:]
+            if not connection.discard and connection.discarded_for is not None:
+                self._request(connection, *connection.discarded_for, None)
+                connection.discarded_for = None
+        connection.inbox += data
+        while (fd in self._connections and not connection.discard and connection.body is None
+               and self._next_request(connection)):
+            pass
+
+    def _next_request(self, connection: _Connection) -> bool:
+        """Handle one complete request from the inbox; False when it holds none yet."""
+        inbox = connection.inbox
+        end = inbox.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        head = bytes(inbox[:end]).decode("latin-1").split("\r\n")
+        method, _, rest = head[0].partition(" ")
+        path = rest.rsplit(" ", 1)[0]
+        headers = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        del inbox[:end + 4]
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            self._respond(connection, 400, _error_body("InvalidRequest"), {"Content-Type": "application/json"})
+            return True
+        length = int(headers.get("content-length") or 0)
+        parts = path[len(API) + 1:].split("/") if path.startswith(API + "/") else []
+        request = (method, parts, headers.get("lambda-runtime-function-error-type", ""),
+                   headers.get("content-type", ""))
+        limit = self.max_response if parts[-1:] == ["response"] else MAX_PAYLOAD
+        if length > limit:  # drop the body as it comes, keeping the connection usable
+            dropped = min(length, len(inbox))
+            del inbox[:dropped]
+            connection.discard = length - dropped
+            if connection.discard:
+                connection.discarded_for = request
+                return False
+            self._request(connection, *request, None)
+            return True
+        if len(inbox) >= length:
+            body = bytes(inbox[:length])
+            del inbox[:length]
+            self._request(connection, *request, body)
+            return True
+        connection.body = bytearray(length)  # the rest goes straight into place as it arrives
+        connection.body[:len(inbox)] = inbox
+        connection.received = len(inbox)
+        connection.reading_for = request
+        inbox.clear()
+        return False
+
+    def _request(self, connection: _Connection, method: str, parts: list[str], error_type: str,
+                 content_type: str, body: bytes | None) -> None:
+        """Answer one request; ``body`` None: it was over the limit."""
+        if method == "GET" and parts == ["invocation", "next"]:
+            self.waiting = True
+            if self._queued is not None:
+                self._deliver(connection)
+            else:
+                self._parked = connection
+            return
+        if method == "POST" and parts == ["init", "error"]:
+            self.init_error = (error_type, body or b"")
+            self._respond(connection, 202, b'{"status":"OK"}', {"Content-Type": "application/json"})
+            return
+        if method != "POST" or len(parts) != 3 or parts[0] != "invocation" or parts[2] not in ("response", "error"):
+            self._respond(connection, 400, _error_body("InvalidRequest"), {"Content-Type": "application/json"})
+            return
+        delivery, status, refused = self._claim(parts[1])
+        if delivery is None:
+            self._respond(connection, status, _error_body(refused), {"Content-Type": "application/json"})
+            return
+        if body is None:  # the invocation fails: the binary's answer cannot be delivered
+            limit = self.max_response if parts[2] == "response" else MAX_PAYLOAD
+            self._respond(connection, 413, _error_body("RequestEntityTooLarge", f" ({limit} bytes)."),
+                          {"Content-Type": "application/json"})
+            delivery.outcome = "too-large"
+            return
+        self._respond(connection, 202, b'{"status":"OK"}', {"Content-Type": "application/json"})
+        delivery.answer, delivery.content_type, delivery.error_type = body, content_type, error_type
+        delivery.outcome = parts[2]
+
+    def _claim(self, request_id: str) -> tuple[Delivery | None, int, str]:
+        """Take the delivery a response or error is posted for; else the HTTP status and error type."""
+        current = self._current
+        if current is None or current.request_id != request_id:
+            if request_id in self._answered:
+                return None, 403, "InvalidStateTransition"
+            return None, 400, "InvalidRequestID"
+        self._current = None
+        if len(self._answered) > 1024:
+            self._answered.clear()  # stale ids only matter for the last few calls
+        self._answered.add(request_id)
+        return current, 202, ""
+
+    def _deliver(self, connection: _Connection) -> None:
+        delivery, self._queued = self._queued, None
+        assert delivery is not None
+        self.waiting = False
+        self._current = delivery
+        self._respond(connection, 200, delivery.body, delivery.headers)
+
+    def _respond(self, connection: _Connection, status: int, body: bytes, headers: dict[str, str]) -> None:
+        head = f"HTTP/1.1 {status} {_REASONS[status]}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        connection.outbox += [memoryview(f"{head}Content-Length: {len(body)}\r\n\r\n".encode("latin-1", "replace")),
+                              memoryview(body)]
+        self._send(connection.sock.fileno(), connection)
+
+    def _send(self, fd: int, connection: _Connection) -> None:
+        views = connection.outbox
+        try:
+            sent = connection.sock.sendmsg(views)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._drop(fd)
+            return
+        while views and sent >= len(views[0]):
+            sent -= len(views.pop(0))
+        if sent:
+            views[0] = views[0][sent:]
+        if self._poller is not None:
+            self._poller.modify(fd, _READ_WRITE if views else _READ)
+
+    def _drop(self, fd: int) -> None:
+        connection = self._connections.pop(fd, None)
+        if connection is None:
+            return
+        if self._parked is connection:
+            self._parked = None
+        if self._poller is not None:
+            try:
+                self._poller.unregister(fd)
+            except KeyError:
+                pass
+        connection.sock.close()
+
+
+def _error_body(error_type: str, detail: str = "") -> bytes:
+    return codec.dumps({"errorMessage": _MESSAGES[error_type] + detail, "errorType": error_type})

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:
+    import select
+
     from .binary import Program
     from .config import Config, Output
     from .event import Event
@@ -30,6 +32,23 @@ class Sink(Protocol):
 
     def read_from(self, fd: int) -> bool:
         """Read what is ready on ``fd``; False at end of file. May raise to stop the call."""
+        ...
+
+
+class Peer(Protocol):
+    """A server the binary talks to, whose sockets the pump watches beside the binary's pipes (the Runtime
+    API server): no thread of its own."""
+
+    def watch(self, poller: select.poll) -> None:
+        """Register its sockets."""
+        ...
+
+    def unwatch(self, poller: select.poll) -> None:
+        """Unregister them."""
+        ...
+
+    def handle(self, fd: int, events: int) -> None:
+        """An event on one of its sockets."""
         ...
 
 

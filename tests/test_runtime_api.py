@@ -122,15 +122,16 @@ def test_runtime_that_dies_during_init(make_bridge, binaries, start):
 
 
 def test_no_thread_or_socket_leaks_across_many_calls(runtime):
+    threads, fds_before = threading.active_count(), len(os.listdir("/proc/self/fd"))
     bridge = runtime("go")
     invoke(bridge, 0)
-    threads, fds = threading.active_count(), len(os.listdir("/proc/self/fd"))
+    fds = len(os.listdir("/proc/self/fd"))
     for n in range(1000):
         assert invoke(bridge, n)["event"] == n
-    assert threading.active_count() == threads
+    assert threading.active_count() == threads  # the server runs in the bridge's own poll loop: no thread
     assert len(os.listdir("/proc/self/fd")) == fds
     bridge.close()
-    assert threading.active_count() < threads
+    assert len(os.listdir("/proc/self/fd")) <= fds_before + 1  # the orphan sweep's /proc file may stay open
 
 
 # The server itself, spoken to directly.
@@ -138,8 +139,14 @@ def test_no_thread_or_socket_leaks_across_many_calls(runtime):
 
 @pytest.fixture
 def server():
+    """A server spoken to from this thread: its loop runs on its own (``serve``) in another."""
     server = RuntimeServer()
+    stop = threading.Event()
+    loop = threading.Thread(target=server.serve, args=(stop.is_set, 60.0))
+    loop.start()
     yield server
+    stop.set()
+    loop.join()
     server.close()
 
 
@@ -154,7 +161,7 @@ def request(server, method, path, body=b"", headers=None):
 
 
 def wait_done(pending, seconds=5.0):
-    """The answer is published just after the runtime gets its 202, on the server's thread."""
+    """The answer is published as the runtime gets its 202, on the server loop's thread."""
     limit = time.monotonic() + seconds
     while not pending.done() and time.monotonic() < limit:
         time.sleep(0.001)

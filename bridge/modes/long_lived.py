@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..binary import Program
     from ..config import Config
     from ..process import Child
-    from ..types import Sink
+    from ..types import Peer, Sink
 
 STOP_GRACE_S = 1.0  # how long a closing binary has between SIGTERM and SIGKILL
 INIT_LIMIT_S = 10.0  # Lambda's own limit on a function's init phase
@@ -78,12 +78,12 @@ class LongLived:
         return f"the {self.noun} (pid {child.pid}) exited between calls with status {child.returncode}"
 
     def _pump(self, invocation: Invocation, done: Callable[[], bool], *, send: Sequence[bytes] = (),
-              deadline: float | None = None, wake_fd: int | None = None, close_stdin: bool = False) -> int:
+              deadline: float | None = None, peer: Peer | None = None, close_stdin: bool = False) -> int:
         """``Child.pump`` for this call: any fault discards the process, a missed deadline is typed."""
         assert self.child is not None
         try:
             return self.child.pump(deadline or invocation.deadline, self.stdout, self.stderr, send=send, done=done,
-                            wake_fd=wake_fd, close_stdin=close_stdin)
+                            peer=peer, close_stdin=close_stdin)
         except DeadlineExceeded:
             self._discard()
             raise self._timeout(invocation, deadline) from None

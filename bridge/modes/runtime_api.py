@@ -106,7 +106,7 @@ class RuntimeApi(LongLived):
     def _serve(self, invocation: Invocation, done, deadline: float | None = None) -> None:
         """Pump while the server talks to the runtime; its stdin is at end of file from the start."""
         assert self.server is not None
-        self._pump(invocation, done, deadline=deadline, wake_fd=self.server.wake_fd, close_stdin=True)
+        self._pump(invocation, done, deadline=deadline, peer=self.server, close_stdin=True)
 
     def _start(self, invocation: Invocation) -> Child:
         """A new server and a new runtime, seen through its init (up to Lambda's 10 s)."""
