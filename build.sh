@@ -95,6 +95,7 @@ build_rust() {
     local src=$1 out=$2 name target
     [ "$ARCH" = "$(uname -m)" ] ||
         die "Rust cannot build $src for $ARCH here (no $ARCH standard library can be installed): build it on an $ARCH machine"
+    command -v cargo >/dev/null || PATH=$HOME/.cargo/bin:$PATH  # rustup's, when the shell was not told
     command -v cargo >/dev/null || die "cargo not found (apt-get install cargo, or rustup)"
     [ -d /usr/share/cargo/registry ] || die "no Debian crate registry (apt-get install librust-serde-json-dev)"
     name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$src/Cargo.toml" | head -n 1)
