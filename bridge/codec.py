@@ -15,6 +15,7 @@ Fidelity, with either backend:
 
 from __future__ import annotations
 
+import json  # the runtime has imported it before the handler module
 import math
 import os
 
@@ -76,14 +77,18 @@ def _all_finite(value: object) -> bool:
     return True
 
 
-def _stdlib_dumps(value: object) -> bytes:
-    import json
+# Made once: json.dumps and json.loads with any option build a new encoder or decoder on every call.
+_UTF8 = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+_ASCII = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
+
+def _stdlib_dumps(value: object) -> bytes:
     try:
         try:  # UTF-8, as orjson writes it; a lone surrogate (no UTF-8 for it) is written as a \\u escape
-            return json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode("utf-8")
+            return _UTF8.encode(value).encode("utf-8")
         except UnicodeEncodeError:
-            return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("ascii")
+            return _ASCII.encode(value).encode("ascii")
     except RecursionError:
         raise EncodeError("the value is nested too deeply to encode as JSON") from None
     except ValueError as exc:  # allow_nan=False: "Out of range float values are not JSON compliant"
@@ -93,12 +98,11 @@ def _stdlib_dumps(value: object) -> bytes:
 
 
 def _stdlib_loads(data: bytes | bytearray | memoryview | str) -> object:
-    import json
-
-    if isinstance(data, memoryview):
-        data = bytes(data)
     try:
-        return json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float)
+        if not isinstance(data, str):  # as json.loads reads bytes: UTF-8, -16 or -32
+            raw = bytes(data)
+            data = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        return _DECODER.decode(data)
     except RecursionError:
         raise Unrepresentable("the document is nested too deeply to decode") from None
     except DecodeError:
