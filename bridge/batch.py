@@ -24,7 +24,7 @@ import binascii
 import threading
 
 from . import logs
-from .config import BatchAllFailed, Config
+from .config import BatchAllFailed, Config, Stdin
 from .errors import BatchFailed, BinaryError, BridgeError, InvalidEvent
 from .event import Event
 
@@ -133,6 +133,18 @@ class Runner:
         self.concurrency = concurrency if mode.independent_calls else 1
         self._new_mode = new_mode
         self._spare: list[Mode] = []
+        self._not_batch_logged = False
+
+    def batch_of(self, event: object) -> Batch | None:
+        """The batch ``event`` is; None for any other event, which goes whole to the binary (logged once:
+        a function may well get other events too)."""
+        found = recognise(event)
+        if isinstance(found, Batch):
+            return found
+        if not self._not_batch_logged:
+            self._not_batch_logged = True
+            logs.warn(f"BRIDGE_BATCH=records, but {found}: the whole event goes to the binary, as any event")
+        return None
 
     def run(self, batch: Batch, invocation: Invocation) -> dict:
         if batch.ordered or self.concurrency == 1 or len(batch.records) == 1:
@@ -187,7 +199,8 @@ class Runner:
         if invocation.time_left() <= 0:
             return NotStarted("not started: the invocation's deadline less BRIDGE_TIMEOUT_MARGIN_MS had passed")
         try:
-            reply = mode.call(Event(record, body=batch.source.body(record)), invocation)
+            body = batch.source.body(record) if self.config.stdin is Stdin.BODY else None
+            reply = mode.call(Event(record, body=body), invocation)
             reply.result(self.config.output, None)  # its output must be valid too
         except (BridgeError, BinaryError) as exc:
             return exc

@@ -21,7 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .batch import Batch, Runner
+    from .batch import Runner
     from .http import FrontDoor
     from .types import LambdaContext
 
@@ -34,7 +34,7 @@ def _no_front_door(value: object) -> None:
 class Bridge:
     """Runs the configured binary for each event and returns its result or raises a typed error."""
 
-    __slots__ = ("config", "program", "mode", "_front_door", "_shape", "_batch", "_not_batch_logged")
+    __slots__ = ("config", "program", "mode", "_front_door", "_shape", "_batch")
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -59,7 +59,6 @@ class Bridge:
 
             new_mode = lambda: mode_class(config.mode)(self.program, config)  # noqa: E731
             self._batch = batch.Runner(self.mode, new_mode, config, config.batch_concurrency)
-        self._not_batch_logged = False
         if config.start is Start.INIT:
             self.mode.start()  # in the init phase: its CPU burst, and a binary that cannot start fails the init
         if config.snapstart is SnapStart.RESTART and os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
@@ -80,7 +79,7 @@ class Bridge:
         try:
             invocation.require_time()
             if self._batch is not None:
-                found = self._batch_of(value)
+                found = self._batch.batch_of(value)
                 if found is not None:
                     return self._batch.run(found, invocation)
             reply = self.mode.call(Event(value, front), invocation)
@@ -92,17 +91,6 @@ class Bridge:
             return front.error(exc)
         finally:
             log_records.request_id = ""
-
-    def _batch_of(self, value: object) -> Batch | None:
-        from .batch import recognise
-
-        found = recognise(value)
-        if not isinstance(found, str):
-            return found
-        if not self._not_batch_logged:  # once: a function may well get other events too
-            self._not_batch_logged = True
-            logs.warn(f"BRIDGE_BATCH=records, but {found}: the whole event goes to the binary, as any event")
-        return None
 
     def close(self) -> None:
         self.mode.close()

@@ -60,7 +60,7 @@ class Writer:
         self.runtime = runtime  # the runtime client's own handler is there: its channel is the one used
         self.json = (environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
         configured = environ.get("AWS_LAMBDA_LOG_LEVEL")
-        self.threshold = level_number(configured) or 0 if configured else 0
+        self.threshold = level_number(configured) or 0  # none, or one Lambda does not name: everything
         self.default_level = default_level
         self._write_frames = write_frames  # the runtime's telemetry file's write, or None
         self._fd = fd

@@ -81,6 +81,14 @@ def test_kinesis_data_that_is_not_base64_fails_its_record(make_bridge, binaries,
     assert f"record {ids[1]} failed: InvalidEvent" in capfd.readouterr().err
 
 
+def test_kinesis_data_is_decoded_only_for_stdin_body(make_bridge, binaries):
+    """With stdin the event, the record goes as JSON whatever its data holds."""
+    event, _ = batch_of("kinesis", ["fine"])
+    event["Records"][0]["kinesis"]["data"] = "not base64!"
+    bridge = make_bridge("echo", binary=binaries["misbehave"], batch="records")
+    assert failures(invoke(bridge, event)) == []
+
+
 def test_fifo_stops_at_the_first_failure_and_fails_every_later_record(batch):
     event, ids = batch_of("sqs_fifo", ["ok", "poison", "ok", "ok"])
     assert failures(invoke(batch(), event)) == ids[1:]
