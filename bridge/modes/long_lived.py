@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 STOP_GRACE_S = 1.0  # how long a closing binary has between SIGTERM and SIGKILL
 INIT_LIMIT_S = 10.0  # Lambda's own limit on a function's init phase
 
+
 class LongLived:
     http_only = False
     independent_calls = False
@@ -83,7 +84,7 @@ class LongLived:
         assert self.child is not None
         try:
             return self.child.pump(deadline or invocation.deadline, self.stdout, self.stderr, send=send, done=done,
-                            peer=peer, close_stdin=close_stdin)
+                                   peer=peer, close_stdin=close_stdin)
         except DeadlineExceeded:
             self._discard()
             raise self._timeout(invocation, deadline) from None
