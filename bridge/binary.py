@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 
 from .errors import BinaryFormatError, BinaryNotExecutable, BinaryNotFound
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .process import Child
+
+# A binary starts as Lambda starts a bootstrap: every signal at its default action, none blocked. Ignored
+# signals survive exec (Python ignores SIGPIPE and SIGXFSZ; nohup, CI runners and supervisors ignore SIGHUP,
+# SIGINT or SIGTERM), and a shell cannot even trap a signal that was ignored when it started. (glibc's
+# posix_spawn still leaves the two signals it reserves for itself, 32 and 33, ignored.)
+SIGNALS_TO_DEFAULT = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 
 ELF_MAGIC = b"\x7fELF"
 _ELF_MACHINES = {3: "i386", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390x", 40: "arm", 62: "x86_64",

@@ -72,14 +72,25 @@ def exec_bootstrap(program: Program, config: Config) -> NoReturn:
     os.dup2(devnull, 0)  # a custom runtime reads its events over HTTP: stdin is at end of file
     os.close(devnull)
     _close_on_exec_beyond_stdio()
-    # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec.
-    previous = {sig: signal.signal(sig, signal.SIG_DFL) for sig in (signal.SIGPIPE, signal.SIGXFSZ)}
+    ignored = _default_ignored_signals()
+    blocked = signal.pthread_sigmask(signal.SIG_SETMASK, ())
     try:
         os.execve(program.path, program.argv, env)
     except OSError as exc:
         from .binary import spawn_error
 
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        for sig in ignored:
+            signal.signal(sig, signal.SIG_IGN)
         os.dup2(saved_stdin, 0)
         raise spawn_error(program.path, exc) from None
+
+
+def _default_ignored_signals() -> list[signal.Signals]:
+    """Set each ignored signal to its default action (only ignored ones survive exec); which they were."""
+    from .binary import SIGNALS_TO_DEFAULT
+
+    ignored = [sig for sig in SIGNALS_TO_DEFAULT if signal.getsignal(sig) == signal.SIG_IGN]
+    for sig in ignored:
+        signal.signal(sig, signal.SIG_DFL)
+    return ignored

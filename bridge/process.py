@@ -20,6 +20,7 @@ import select
 import signal
 import threading
 
+from .binary import SIGNALS_TO_DEFAULT
 from .pump import Exchange
 
 TYPE_CHECKING = False
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 
     from .types import Peer, Sink
 
-# Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec: give the child the defaults.
-_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 _DUP2 = os.POSIX_SPAWN_DUP2
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 BIG_PIPE = 1 << 20
@@ -161,7 +160,8 @@ class Child:
                     env,
                     file_actions=((_DUP2, in_r, 0), (_DUP2, out_w, 1), (_DUP2, err_w, 2)),
                     setpgroup=0,
-                    setsigdef=_DEFAULT_SIGNALS,
+                    setsigdef=SIGNALS_TO_DEFAULT,
+                    setsigmask=(),
                 )
                 _RUNNING.add(self.pid)
         except BaseException:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,11 @@ def processes_with(marker: str) -> list[int]:
         if marker.encode() in cmdline and state != "Z":
             found.append(int(entry))
     return found
+
+
+def like_a_supervisor() -> None:
+    """A ``preexec_fn``: start as nohup, a CI runner or a process supervisor may start the bridge, with
+    SIGHUP, SIGINT and SIGTERM ignored and SIGUSR1 blocked, all of which a process inherits through exec."""
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})

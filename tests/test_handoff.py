@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, invoke
+from conftest import ROOT, invoke, like_a_supervisor
 
 FD_BOOTSTRAP = ROOT / "tests" / "runtime_handlers" / "fd_bootstrap"
 # binary, the errorType it posts for the event "fail", where its answer holds the event
@@ -55,6 +55,17 @@ def test_nothing_of_the_bridge_stays_open_in_the_bootstrap():
     assert code == 0 and seen["pid"] == lines[0]["runtimePid"]
     assert sorted(seen["fds"]) == ["0", "1", "2"] and seen["fds"]["0"] == "/dev/null" and seen["stdin"] == ""
     assert seen["handler"] == "fn.handle"
+
+
+def test_the_bootstrap_starts_with_every_signal_at_its_default(binaries):
+    """The interpreter ignores SIGPIPE and SIGXFSZ, its own starter may ignore or block more: the exec
+    leaves the bootstrap none of it."""
+    script = "from bridge import handoff; handoff.hand_over('.')"
+    environ = dict(os.environ, BRIDGE_BINARY=str(binaries["hostile"]), BRIDGE_ARGS="signals")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=ROOT, env=environ, timeout=60,
+                          preexec_fn=like_a_supervisor)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"ignored": "0000000000000000", "blocked": "0000000000000000"}
 
 
 def test_proxy_keeps_the_interpreter(project_binaries):

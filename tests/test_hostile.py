@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, invoke
+from conftest import ROOT, invoke, like_a_supervisor
 
 from bridge import codec, errors, logs
 from bridge.bridge import Bridge
@@ -22,6 +22,7 @@ from bridge.config import Config
 from bridge.context import LocalContext
 
 HUGE = 2**70
+GLIBC_INTERNAL_SIGNALS = 1 << 31 | 1 << 32  # SigIgn's bits for signals 32 and 33
 
 
 def hostile(make_bridge, binaries, args: str, **settings: str) -> Bridge:
@@ -173,6 +174,21 @@ def test_a_long_lived_binary_that_ignores_eof_and_sigterm_stops_with_the_interpr
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(pid)
+
+
+def test_binaries_start_with_every_signal_at_its_default(binaries):
+    """Ignored and blocked signals survive exec; a binary must not inherit the bridge's, or an orderly
+    SIGTERM cannot stop it (and a shell cannot even trap a signal ignored when it started)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    environ.update(BRIDGE_BINARY=str(binaries["hostile"]), BRIDGE_ARGS="signals")
+    done = subprocess.run([sys.executable, "handler.py"], input=b"{}", capture_output=True, cwd=ROOT, env=environ,
+                          timeout=60, preexec_fn=like_a_supervisor)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert int(seen["blocked"], 16) == 0
+    # glibc's posix_spawn leaves its own two internal signals (32 and 33, which no program may use and
+    # Python cannot name) ignored; every signal a program can use is at its default.
+    assert int(seen["ignored"], 16) & ~GLIBC_INTERNAL_SIGNALS == 0
 
 
 # 4. Persistent mode replaces a binary that exits between calls or right after replying.

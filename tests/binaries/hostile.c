@@ -10,6 +10,8 @@
  *                         setpgid or daemon: setsid after a double fork), write its pid to PIDFILE,
  *                         reply {} and exit while it sleeps on
  *   reply-bytes N         read stdin, reply with a JSON string of exactly N bytes (quotes included)
+ *   signals               read stdin, reply {"ignored": SigIgn, "blocked": SigBlk}: the signal masks the
+ *                         process started with, in /proc/self/status's hex
  *   record                a batch record's run: the reply {} unless stdin holds "poison" (a typed error,
  *                         exit 1), "crash" (abort), "garbage" (a reply that is not JSON); "sleep=MS" sleeps
  *                         first; with BATCH_TRACE set, appends "start NS" and "end NS" lines to that file
@@ -163,6 +165,14 @@ int main(int argc, char **argv) {
         putchar('"');
         repeat(stdout, "r", total - 2);
         putchar('"');
+    } else if (!strcmp(mode, "signals")) {
+        char line[256], ignored[64] = "?", blocked[64] = "?";
+        FILE *status = fopen("/proc/self/status", "r");
+        while (status && fgets(line, sizeof line, status)) {
+            sscanf(line, "SigIgn: %63s", ignored);
+            sscanf(line, "SigBlk: %63s", blocked);
+        }
+        printf("{\"ignored\":\"%s\",\"blocked\":\"%s\"}", ignored, blocked);
     } else {
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;
