@@ -115,12 +115,17 @@ class LongLived:
         if child is not None and child.alive:
             for log in self._logs:
                 log.start("")  # between calls: what it writes now belongs to no request
-            child.terminate()
             try:
-                child.pump(time.monotonic() + STOP_GRACE_S, self.stdout, self.stderr)
+                self._settle(child, time.monotonic() + STOP_GRACE_S)
+                if child.alive:
+                    child.terminate()
+                    child.pump(time.monotonic() + STOP_GRACE_S, self.stdout, self.stderr)
             except Exception:  # DeadlineExceeded, or stray output past the cap: the pump killed it
                 pass
             finally:
                 for log in self._logs:
                     log.flush()
         self._discard()
+
+    def _settle(self, child: Child, deadline: float) -> None:
+        """Let the binary come to rest before it is stopped (the mode's own part; nothing by default)."""

@@ -144,6 +144,13 @@ class RuntimeApi(LongLived):
         return BinaryExitError(f"the runtime exited with status {child.returncode} {when}; "
                                f"stderr: {self.stderr.tail()}")
 
+    def _settle(self, child: Child, deadline: float) -> None:
+        """Lambda stops only a runtime parked on ``next``: a signal sent while it is still between a
+        response and its next poll can be lost (a shell forking curl), and its clean-up with it."""
+        server = self.server
+        if server is not None and not server.waiting:
+            child.pump(deadline, self.stdout, self.stderr, done=lambda: server.waiting, peer=server)
+
     def _forget(self) -> None:
         if self.server is not None:
             self.server.close()
