@@ -1,7 +1,8 @@
 """``python handler.py < event.json``: one invocation, locally, through the same code path as Lambda.
 
-Exit status: 0 with the response JSON on stdout; 1 with a Lambda-shaped error JSON on stderr; 2 when
-the input is not JSON (or the command line is wrong).
+Exit status: 0 with the response JSON on stdout (a custom runtime's response that is not JSON: its bytes,
+exactly); 1 with a Lambda-shaped error JSON on stderr; 2 when the input is not JSON (or the command line
+is wrong).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Invoke the bundled binary once, as Lambda would: the event JSON is read from stdin, "
-        "the response JSON is written to stdout. On failure the Lambda error (errorType, errorMessage, "
+        "the response JSON is written to stdout (a custom runtime's response that is not JSON: its exact "
+        "bytes). On failure the Lambda error (errorType, errorMessage, "
         "stackTrace) is written to stderr and the exit status is 1; input that is not JSON exits 2. "
         "Configuration comes from the BRIDGE_* environment variables (see README.md).",
     )
@@ -77,7 +79,8 @@ def main(task_root: str, argv: list[str] | None = None, prog: str = "python hand
     finally:
         if bridge is not None:
             bridge.close()
-    sys.stdout.buffer.write(codec.dumps(result) + b"\n")
+    # bytes (a custom runtime's body that is not JSON) are the payload itself, as Lambda returns it
+    sys.stdout.buffer.write(result if isinstance(result, bytes) else codec.dumps(result) + b"\n")
     return EXIT_OK
 
 

@@ -8,8 +8,8 @@ what runs ``handler.handler`` on Lambda, in the task root (default: the current 
 unzipped deployment package. It is a developer tool: the deployment package does not ship it. Give a COMMAND
 to drive another runtime (a custom ``bootstrap``) instead. Events come on stdin: one JSON document,
 or one per line. For each, one line on stdout:
-``{"requestId": ..., "response": ..., "runtimePid": ...}`` or ``{"requestId": ..., "error": <the body the
-runtime posted>, ...}``.
+``{"requestId": ..., "response": ..., "runtimePid": ...}`` (``responseBase64`` for a body that is not JSON)
+or ``{"requestId": ..., "error": <the body the runtime posted>, ...}``.
 An init failure prints ``{"initError": ...}``. Exit status: 0 when every event succeeded, 1 otherwise,
 2 for unusable input.
 
@@ -21,6 +21,7 @@ log format (``AWS_LAMBDA_LOG_FORMAT``, ``AWS_LAMBDA_LOG_LEVEL``).
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import shutil
 import sys
@@ -113,7 +114,11 @@ def main(argv: list[str] | None = None) -> int:
             context = LocalContext(args.timeout)
             line: dict[str, object] = {"requestId": context.aws_request_id}
             try:
-                line["response"] = runtime.call(Event(event), Invocation(context, 0)).value
+                response = runtime.call(Event(event), Invocation(context, 0)).value
+                if isinstance(response, bytes):  # not JSON: shown exactly
+                    line["responseBase64"] = base64.b64encode(response).decode()
+                else:
+                    line["response"] = response
             except Exception as exc:  # the body the runtime posted, else the bridge's own failure
                 failed = True
                 posted = getattr(exc, "document", None) or lambda_error(exc)

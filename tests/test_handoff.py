@@ -3,6 +3,7 @@ the bootstrap in its place, which then answers the emulator's Runtime API itself
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import pytest
 from conftest import ROOT, invoke, like_a_supervisor
 
 FD_BOOTSTRAP = ROOT / "tests" / "runtime_handlers" / "fd_bootstrap"
+RAW_BOOTSTRAP = ROOT / "tests" / "runtime_handlers" / "raw_bootstrap"
 # binary, the errorType it posts for the event "fail", where its answer holds the event
 RUNTIMES = {
     "go": ("bin/runtime_go", "Go.RequestedFailure", "event"),
@@ -66,6 +68,16 @@ def test_the_bootstrap_starts_with_every_signal_at_its_default(binaries):
                           preexec_fn=like_a_supervisor)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"ignored": "0000000000000000", "blocked": "0000000000000000"}
+
+
+@pytest.mark.parametrize("runtime_api", ["handoff", "proxy"])
+def test_a_body_that_is_not_json_reaches_the_invoker_exactly(runtime_api):
+    """Handoff: the bootstrap posts to the runtime API itself. Proxy: the handler returns the bytes, which
+    awslambdaric posts as they are. Either way the invoker gets the very bytes, as on provided.al2023."""
+    body = b"\xff\xfe raw \x00 bytes\r\n"
+    code, lines, _ = emulate([{"base64": base64.b64encode(body).decode()}], BRIDGE_BINARY=str(RAW_BOOTSTRAP),
+                             BRIDGE_RUNTIME_API=runtime_api)
+    assert code == 0 and base64.b64decode(lines[0]["responseBase64"]) == body
 
 
 def test_proxy_keeps_the_interpreter(project_binaries):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
+import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -14,6 +17,9 @@ from conftest import ROOT, invoke
 from bridge import errors
 from bridge.context import LocalContext
 from bridge.runtime_server import MAX_PAYLOAD, Delivery, RuntimeServer
+
+RAW_BOOTSTRAP = ROOT / "tests" / "runtime_handlers" / "raw_bootstrap"
+NOT_UTF8 = b"\xff\xfe raw \x00 bytes\r\n"
 
 # binary, arguments, the errorType it posts for the event "fail", where its answer holds the event
 RUNTIMES = {
@@ -81,6 +87,35 @@ def test_stdout_of_a_custom_runtime_is_log_output(runtime, capfd):
     result = bridge.invoke("print", context)
     assert result["event"] == "print"
     assert f"\t{context.aws_request_id}\tthis line went to stdout\n" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (NOT_UTF8, NOT_UTF8),  # not JSON, not even UTF-8: the bytes, exactly
+    (b"plain text, not JSON\n", b"plain text, not JSON\n"),
+    (b'{"json": [1, "two"]}', {"json": [1, "two"]}),
+])
+def test_a_runtime_body_passes_through_as_lambda_passes_it(make_bridge, body, expected):
+    bridge = make_bridge("", binary=RAW_BOOTSTRAP, mode="runtime-api")
+    assert invoke(bridge, {"base64": base64.b64encode(body).decode()}) == expected
+
+
+def test_a_runtime_body_that_is_not_json_answers_an_http_event_exactly(make_bridge):
+    bridge = make_bridge("", binary=RAW_BOOTSTRAP, mode="runtime-api")
+    event = json.loads((ROOT / "events" / "api_gateway_v2.json").read_text())
+    event["base64"] = base64.b64encode(NOT_UTF8).decode()
+    response = invoke(bridge, event)
+    assert response["statusCode"] == 200 and response["isBase64Encoded"] is True
+    assert base64.b64decode(response["body"]) == NOT_UTF8
+
+
+def test_the_cli_writes_a_body_that_is_not_json_as_its_bytes():
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    environ.update(BRIDGE_BINARY=str(RAW_BOOTSTRAP), BRIDGE_MODE="runtime-api")
+    event = json.dumps({"base64": base64.b64encode(NOT_UTF8).decode()}).encode()
+    done = subprocess.run([sys.executable, "handler.py"], input=event, capture_output=True, cwd=ROOT, env=environ,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == NOT_UTF8
 
 
 def test_crash_mid_call_then_recovery(runtime):

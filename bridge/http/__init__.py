@@ -85,7 +85,10 @@ class FrontDoor:
         return self.response(Response(200, [("Content-Type", "text/plain; charset=utf-8")], body))
 
     def value(self, value: object) -> dict:
-        """A result a protocol already decoded (an envelope's, a runtime's answer)."""
+        """A result a protocol already decoded (an envelope's, a runtime's answer; bytes: a runtime's body
+        that is not JSON)."""
+        if isinstance(value, bytes):
+            return self.output(value, json_output=False)
         if isinstance(value, dict) and "statusCode" in value:
             return self.format.finish(self.event, check_proxy_response(value))
         if isinstance(value, str):

@@ -66,14 +66,17 @@ def _posted_error(error_type_header: str, body: bytes) -> BinaryError:
 
 
 def _response_value(body: bytes) -> object:
+    """JSON as its value, which the Python runtime sends back unchanged. Anything else is returned as the
+    bytes themselves: Lambda passes a custom runtime's body through as it is, and so does the runtime
+    client with a handler's ``bytes`` (``application/unknown``); text would be altered (or, not UTF-8, lost)."""
     if not body.strip():
         return None
     try:
         return codec.loads(body)
     except codec.Unrepresentable as exc:
         raise InvalidOutput(f"the runtime's response cannot be returned exactly: {exc}") from None
-    except codec.DecodeError:  # not JSON: Lambda passes a custom runtime's body through as it is
-        return body.decode("utf-8", "replace")
+    except codec.DecodeError:
+        return bytes(body)
 
 
 class RuntimeApi(LongLived):
