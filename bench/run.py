@@ -221,10 +221,10 @@ def stderr_throughput(scratch: Path, megabytes: int = 100, runs: int = 3) -> lis
     bridge = bridge_for(flood, args=f"stderr-flood {size}", http="off")
     context = LocalContext(timeout_s=900)
     cases = {
-        "text, to stderr (the CLI; outside the runtime)": ({}, None),
-        "JSON, to stderr": ({"AWS_LAMBDA_LOG_FORMAT": "JSON"}, None),
-        "text, framed on the telemetry channel (Lambda)": ({}, null.write),
-        "JSON, framed on the telemetry channel (Lambda)": ({"AWS_LAMBDA_LOG_FORMAT": "JSON"}, null.write),
+        "text, to stderr (the CLI; outside the runtime)": ({}, False),
+        "JSON, to stderr": ({"AWS_LAMBDA_LOG_FORMAT": "JSON"}, False),
+        "text, framed on the telemetry channel (Lambda)": ({}, True),
+        "JSON, framed on the telemetry channel (Lambda)": ({"AWS_LAMBDA_LOG_FORMAT": "JSON"}, True),
     }
     rows = [f"| {megabytes} MB of stderr lines, one oneshot call | s (median of {runs}) | × the binary alone |",
             "|---|---:|---:|"]
@@ -233,9 +233,9 @@ def stderr_throughput(scratch: Path, megabytes: int = 100, runs: int = 3) -> lis
                               for _ in range(runs))
     rows.append(f"| the binary alone, stderr to /dev/null | {alone:.2f} | 1.00 |")
     try:
-        for label, (env, frames) in cases.items():
-            log_records._writer = log_records.Writer(env, log_records.INFO, frames, fd=null.fileno(),
-                                                     runtime=frames is not None)
+        for label, (env, framed) in cases.items():
+            log_records._writer = log_records.Writer(env, log_records.INFO, null.fileno(), framed=framed,
+                                                     runtime=framed)
             took = statistics.median(_timed(lambda: bridge.invoke({}, context)) for _ in range(runs))
             rows.append(f"| {label} | {took:.2f} | {took / alone:.2f} |")
     finally:

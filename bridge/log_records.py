@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 
 from . import codec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
+    from contextlib import AbstractContextManager
 
 DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50
 LEVELS = {"TRACE": DEBUG, "DEBUG": DEBUG, "INFO": INFO, "WARN": WARNING, "WARNING": WARNING, "ERROR": ERROR,
@@ -55,15 +57,19 @@ def _json_string(line: bytes) -> bytes:
 class Writer:
     """Formats the binary's lines as records of the function's log format and writes them in batches."""
 
-    def __init__(self, environ: Mapping[str, str], default_level: int,
-                 write_frames: Callable[[bytes], object] | None = None, fd: int = 2, runtime: bool = False) -> None:
+    def __init__(self, environ: Mapping[str, str], default_level: int, fd: int = 2, *, framed: bool = False,
+                 runtime: bool = False, lock: AbstractContextManager | None = None) -> None:
+        """``fd``: where records go; ``framed``: it is the runtime's telemetry channel, which takes frames;
+        ``lock``: held around each write, shared with every other writer of ``fd`` (the runtime's handler,
+        batch records logging from their threads), so records never interleave."""
         self.runtime = runtime  # the runtime client's own handler is there: its channel is the one used
         self.json = (environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
         configured = environ.get("AWS_LAMBDA_LOG_LEVEL")
         self.threshold = level_number(configured) or 0  # none, or one Lambda does not name: everything
         self.default_level = default_level
-        self._write_frames = write_frames  # the runtime's telemetry file's write, or None
+        self._framed = framed
         self._fd = fd
+        self._lock = lock if lock is not None else threading.Lock()
         # awslambdaric types text frames by level only when a log level is configured.
         if self.json or configured:
             types = _JSON_FRAMES if self.json else _TEXT_FRAMES
@@ -161,19 +167,19 @@ class Writer:
             return None
 
     def _write(self, records: list[tuple[int, bytes]], now: float) -> None:
-        if self._write_frames is None:
+        if not self._framed:
             self._write_fd(b"".join(record for _, record in records))
             return
         micros = int(now * 1_000_000).to_bytes(8, "big")
         frames = self._frames
-        self._write_frames(b"".join(
+        self._write_fd(b"".join(
             frames[level] + len(record).to_bytes(4, "big") + micros + record for level, record in records))
 
     def _write_same(self, head: bytes, tail: bytes, lines: Sequence[bytes | bytearray], level: int,
                     now: float) -> None:
         """Records that are each ``head + line + tail``."""
-        if self._write_frames is None:
-            self._write_fd(head + (tail + head).join(lines) + tail)
+        if not self._framed:
+            self._write_fd(head, (tail + head).join(lines), tail)
             return
         frame, micros, fixed = self._frames[level], int(now * 1_000_000).to_bytes(8, "big"), len(head) + len(tail)
         starts: dict[int, bytes] = {}  # a frame's start, up to the line, by the line's length: few lengths recur
@@ -182,12 +188,17 @@ class Writer:
             return starts.setdefault(size, frame + (fixed + size).to_bytes(4, "big") + micros + head)
 
         known = starts.get
-        self._write_frames(b"".join([(known(len(line)) or start(len(line))) + line + tail for line in lines]))
+        self._write_fd(b"".join([(known(len(line)) or start(len(line))) + line + tail for line in lines]))
 
-    def _write_fd(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view):]
+    def _write_fd(self, *pieces: bytes) -> None:
+        """Write the pieces, whole and in order, under the lock: one ``writev`` when the fd takes them all
+        (no joined copy of a big batch), the rest written until done (a pipe may take part of a write)."""
+        with self._lock:
+            written = os.writev(self._fd, pieces)
+            if written < sum(map(len, pieces)):
+                view = memoryview(b"".join(pieces))[written:]
+                while view:
+                    view = view[os.write(self._fd, view):]
 
 
 request_id = ""  # the call in progress, for the bridge's own records outside the runtime (Bridge.invoke sets it)
@@ -203,8 +214,9 @@ def configure(default_level: int = INFO) -> Writer:
     for handler in logging.getLogger().handlers:
         sink = getattr(handler, "log_sink", None)  # awslambdaric's LambdaLoggerHandler
         if sink is not None:
-            file = getattr(sink, "file", None)  # FramedTelemetryLogSink; StandardLogSink has none
-            _writer = Writer(os.environ, default_level, file.write if file is not None else None, fd=1, runtime=True)
+            file = getattr(sink, "file", None)  # FramedTelemetryLogSink; StandardLogSink writes to stdout
+            _writer = Writer(os.environ, default_level, file.fileno() if file is not None else 1,
+                             framed=file is not None, runtime=True, lock=handler.lock)
             break
     if _writer is None:
         _writer = Writer(os.environ, default_level)

@@ -3,6 +3,7 @@ it a telemetry channel as Lambda does and prints each framed record it receives.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import re
@@ -70,6 +71,25 @@ def test_text_format_keeps_the_request_id_once(binaries):
     assert ("WARNING", '{"severity":"WARN","message":"careful","code":7}') in messages
     assert ("INFO", "the tail, without newline") in messages
     assert json.dumps(EMF, separators=(",", ":")) in lines  # a line of its own, unprefixed
+
+
+@pytest.mark.parametrize("log_format", ["JSON", "Text"])
+def test_records_logged_at_once_by_concurrent_batch_records_never_interleave(binaries, log_format):
+    """Four records' binaries log 5,000 lines each at the same time, each chunk from its own thread: every
+    frame reaches the channel whole, so every record decodes and no line is lost or torn."""
+    records = [{"messageId": f"m{n}", "eventSource": "aws:sqs", "body": "x",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:queue"} for n in range(4)]
+    results, lines = emulate(binaries["hostile"], "log-mix 5000", [{"Records": records}], BRIDGE_BATCH="records",
+                             BRIDGE_BATCH_CONCURRENCY="4", AWS_LAMBDA_LOG_FORMAT=log_format)
+    assert results[0]["response"] == {"batchItemFailures": []}
+    request_id = results[0]["requestId"]
+    if log_format == "JSON":
+        messages = [json.loads(line).get("message") for line in lines]  # a torn frame would not decode
+    else:
+        prefix = re.compile(rf"^\[\w+\]\t\S+Z\t{request_id}\t(.*)$")
+        messages = [match.group(1) for match in map(prefix.match, lines) if match]
+    plain = collections.Counter(m for m in messages if isinstance(m, str) and m.startswith("plain line "))
+    assert plain == {f"plain line {i}": 4 for i in range(5000)}
 
 
 def test_stderr_level_sets_the_level_of_plain_lines(binaries):
