@@ -7,7 +7,6 @@ error, or an HTTP error response when ``BRIDGE_HTTP_ERRORS=response``.
 
 from __future__ import annotations
 
-import importlib
 import os
 
 from . import binary, log_records, logs, process
@@ -31,6 +30,17 @@ def _no_front_door(value: object) -> None:
     return None
 
 
+def _http_front_door(value: object) -> FrontDoor | None:
+    """The HTTP front door a proxy request came through. Every format carries a ``requestContext``
+    (tests/test_events.py keeps it so): other events never import the HTTP package, so a function that
+    gets none (a queue worker) never pays for it, at init or later."""
+    if not (isinstance(value, dict) and "requestContext" in value):
+        return None
+    from .http import front_door
+
+    return front_door(value)
+
+
 class Bridge:
     """Runs the configured binary for each event and returns its result or raises a typed error."""
 
@@ -50,8 +60,8 @@ class Bridge:
         http_only = self.mode.http_only
         needs_http = config.http is Http.AUTO or config.stdin is Stdin.BODY or http_only
         self._front_door: Callable[[object], FrontDoor | None] = _no_front_door
-        if needs_http:  # imported only when used: a plain oneshot cold start does without base64 and http
-            self._front_door = importlib.import_module(".http", __package__).front_door
+        if needs_http:
+            self._front_door = _http_front_door
         self._shape = config.http is Http.AUTO or http_only
         self._batch: Runner | None = None
         if config.batch is Batching.RECORDS:

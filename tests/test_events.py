@@ -7,6 +7,9 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
+import subprocess
+import sys
 from urllib.parse import parse_qsl
 
 import pytest
@@ -36,6 +39,26 @@ def test_every_sample_has_a_source_and_a_kind():
 def test_each_sample_is_recognised_for_what_it_is(name):
     kind = SOURCES[name]["kind"]
     assert http.detect(SAMPLES[name]) is FORMAT_OF.get(kind)
+
+
+@pytest.mark.parametrize("name", sorted(HTTP))
+def test_no_http_request_lacks_a_request_context(name):
+    """The bridge imports its HTTP package only for events with a ``requestContext``: no format may match
+    one without it."""
+    event = {key: value for key, value in SAMPLES[name].items() if key != "requestContext"}
+    assert [fmt for fmt in http.FORMATS if fmt.matches(event)] == []
+
+
+def test_a_function_that_gets_no_http_event_never_imports_the_http_package(binaries):
+    script = ("import sys; from bridge.bridge import Bridge; from bridge.context import LocalContext\n"
+              "bridge = Bridge.from_environ('.')\n"
+              "assert bridge.invoke({'Records': []}, LocalContext()) == {'Records': []}\n"
+              "print('bridge.http' in sys.modules)")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    environ.update(BRIDGE_BINARY=str(binaries["misbehave"]), BRIDGE_ARGS="echo")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=environ,
+                          timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
 
 
 @pytest.mark.parametrize("name", sorted(set(SOURCES) - HTTP))
