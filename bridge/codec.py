@@ -66,14 +66,18 @@ def _finite_float(text: str) -> float:
 
 
 def _all_finite(value: object) -> bool:
-    """No NaN or Infinity anywhere in ``value`` (orjson encodes them as null)."""
-    kind = type(value)
-    if kind is float:
-        return math.isfinite(value)  # type: ignore[arg-type]
-    if kind is dict:
-        return all(map(_all_finite, value.values()))  # type: ignore[attr-defined]
-    if kind is list or kind is tuple:
-        return all(map(_all_finite, value))  # type: ignore[call-overload]
+    """No NaN or Infinity anywhere in ``value`` (orjson encodes them as null). A loop over containers,
+    not a call per value: it runs on every encoded event that holds a null."""
+    isfinite = math.isfinite
+    containers: list = [[value]]
+    while containers:
+        container = containers.pop()
+        for item in container.values() if type(container) is dict else container:
+            kind = type(item)
+            if kind is dict or kind is list or kind is tuple:
+                containers.append(item)
+            elif kind is float and not isfinite(item):
+                return False
     return True
 
 
