@@ -127,7 +127,7 @@ def latency_table(echo: Path, floors: Path, scratch: Path, quick: bool) -> None:
         "oneshot, HTTP shaping": bridge_for(echo),
         "persistent, lines": bridge_for(echo, mode="persistent", framing="lines", args="-l", http="off"),
         "persistent, envelope": bridge_for(echo, mode="persistent", framing="envelope", args="-e", http="off"),
-        "runtime-api": bridge_for(ROOT / "bin" / "runtime_go", mode="runtime-api", http="off"),
+        "runtime-api": bridge_for(ROOT / "bin" / "runtime_go", mode="runtime-api", runtime_api="proxy", http="off"),
     }
     try:
         for label, size in SIZES.items():
@@ -152,7 +152,8 @@ def latency_table(echo: Path, floors: Path, scratch: Path, quick: bool) -> None:
             rows = [
                 ("C floor: posix_spawn + pipes (F1)", stats["spawn"], ""),
                 ("C floor: one line through a long-lived child (F2)", stats["line"], ""),
-                (f"{codec.BACKEND} dumps + loads alone (J)", stats["json"], ""),
+                ("exact JSON encode + decode alone (J: `bridge.codec`, its fidelity checks included)",
+                 stats["json"], ""),
                 ("exec-bridge oneshot", stats["oneshot"], ratio(stats["oneshot"], spawn_floor, json_median)),
                 ("exec-bridge oneshot + HTTP shaping (proxy response)", stats["oneshot, HTTP shaping"],
                  ratio(stats["oneshot, HTTP shaping"], spawn_floor, json_median)),
