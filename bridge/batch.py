@@ -151,9 +151,10 @@ class Runner:
             errors = self._in_order(batch, invocation)
         else:
             errors = self._at_once(batch, invocation)
-        failed = [identifier for identifier, error in zip(batch.ids, errors, strict=True) if error is not None]
+        failed = []
         for identifier, error in zip(batch.ids, errors, strict=True):
             if error is not None:
+                failed.append(identifier)
                 logs.warn(f"{batch.source.name} record {identifier} failed: {type(error).__name__}: {error}")
         if failed and len(failed) == len(batch.records) and self.config.batch_all_failed is BatchAllFailed.RAISE:
             first = next(error for error in errors if error is not None)
@@ -163,11 +164,14 @@ class Runner:
 
     def _in_order(self, batch: Batch, invocation: Invocation) -> list[Exception | None]:
         errors: list[Exception | None] = []
+        stopped = False  # an ordered batch stops at its first failure
         for record in batch.records:
-            if batch.ordered and any(errors):
+            if stopped:
                 errors.append(NotStarted("not processed: an earlier record of this ordered batch failed"))
-            else:
-                errors.append(self._process(self.mode, batch, record, invocation))
+                continue
+            error = self._process(self.mode, batch, record, invocation)
+            errors.append(error)
+            stopped = batch.ordered and error is not None
         return errors
 
     def _at_once(self, batch: Batch, invocation: Invocation) -> list[Exception | None]:
