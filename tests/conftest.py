@@ -95,6 +95,14 @@ def processes_with(marker: str) -> list[int]:
     return found
 
 
+def settings_environ(**variables: str) -> dict[str, str]:
+    """This process's environment for a bridge in a subprocess: none of the BRIDGE_* settings the tests
+    run under, plus ``variables``."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    environ.update(variables)
+    return environ
+
+
 def like_a_supervisor() -> None:
     """A ``preexec_fn``: start as nohup, a CI runner or a process supervisor may start the bridge, with
     SIGHUP, SIGINT and SIGTERM ignored and SIGUSR1 blocked, all of which a process inherits through exec."""

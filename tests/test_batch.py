@@ -6,12 +6,11 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, invoke
+from conftest import ROOT, invoke, settings_environ
 
 from bridge import errors
 
@@ -170,8 +169,7 @@ def test_other_events_go_whole_to_the_binary_and_are_logged_once(batch, capfd):
 
 def test_under_awslambdaric_through_the_emulator(binaries):
     event, ids = batch_of("sqs", ["ok", "poison", "ok"])
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-    environ.update(BRIDGE_BINARY=str(binaries["hostile"]), BRIDGE_ARGS="record", BRIDGE_BATCH="records")
+    environ = settings_environ(BRIDGE_BINARY=str(binaries["hostile"]), BRIDGE_ARGS="record", BRIDGE_BATCH="records")
     done = subprocess.run([sys.executable, "-m", "bridge.emulator"], input=json.dumps(event).encode(),
                           capture_output=True, cwd=ROOT, env=environ, timeout=120)
     assert json.loads(done.stdout)["response"] == {"batchItemFailures": [{"itemIdentifier": ids[1]}]}

@@ -7,13 +7,12 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 import subprocess
 import sys
 from urllib.parse import parse_qsl
 
 import pytest
-from conftest import ROOT, invoke
+from conftest import ROOT, invoke, settings_environ
 from test_properties import assert_valid_proxy_response
 
 from bridge import errors, http
@@ -54,8 +53,7 @@ def test_a_function_that_gets_no_http_event_never_imports_the_http_package(binar
               "bridge = Bridge.from_environ('.')\n"
               "assert bridge.invoke({'Records': []}, LocalContext()) == {'Records': []}\n"
               "print('bridge.http' in sys.modules)")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-    environ.update(BRIDGE_BINARY=str(binaries["misbehave"]), BRIDGE_ARGS="echo")
+    environ = settings_environ(BRIDGE_BINARY=str(binaries["misbehave"]), BRIDGE_ARGS="echo")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=environ,
                           timeout=60)
     assert done.stdout.strip() == "False", done.stderr

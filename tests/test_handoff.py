@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, invoke, like_a_supervisor
+from conftest import ROOT, invoke, like_a_supervisor, settings_environ
 
 FD_BOOTSTRAP = ROOT / "tests" / "runtime_handlers" / "fd_bootstrap"
 RAW_BOOTSTRAP = ROOT / "tests" / "runtime_handlers" / "raw_bootstrap"
@@ -24,8 +24,7 @@ RUNTIMES = {
 
 
 def emulate(events: list, task_root=ROOT, **env: str) -> tuple[int, list[dict], str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-    environ.update(BRIDGE_MODE="runtime-api", **env)
+    environ = settings_environ(BRIDGE_MODE="runtime-api", **env)
     done = subprocess.run([sys.executable, "-m", "bridge.emulator", "--task-root", str(task_root)],
                           input=b"\n".join(json.dumps(e).encode() for e in events), capture_output=True,
                           cwd=ROOT, env=environ, timeout=120)

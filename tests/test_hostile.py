@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, invoke, like_a_supervisor
+from conftest import ROOT, invoke, like_a_supervisor, settings_environ
 
 from bridge import codec, errors, logs
 from bridge.bridge import Bridge
@@ -31,8 +31,7 @@ def hostile(make_bridge, binaries, args: str, **settings: str) -> Bridge:
 
 def cli(binary: Path, args: str, event: bytes = b"{}", *options: str, **env: str) -> subprocess.CompletedProcess:
     """``python handler.py`` in a fresh interpreter (so BRIDGE_JSON=stdlib really is the stdlib)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-    environ.update(BRIDGE_BINARY=str(binary), BRIDGE_ARGS=args, **env)
+    environ = settings_environ(BRIDGE_BINARY=str(binary), BRIDGE_ARGS=args, **env)
     return subprocess.run([sys.executable, "handler.py", *options], input=event, capture_output=True, cwd=ROOT,
                           env=environ, timeout=60)
 
@@ -179,8 +178,7 @@ def test_a_long_lived_binary_that_ignores_eof_and_sigterm_stops_with_the_interpr
 def test_binaries_start_with_every_signal_at_its_default(binaries):
     """Ignored and blocked signals survive exec; a binary must not inherit the bridge's, or an orderly
     SIGTERM cannot stop it (and a shell cannot even trap a signal ignored when it started)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-    environ.update(BRIDGE_BINARY=str(binaries["hostile"]), BRIDGE_ARGS="signals")
+    environ = settings_environ(BRIDGE_BINARY=str(binaries["hostile"]), BRIDGE_ARGS="signals")
     done = subprocess.run([sys.executable, "handler.py"], input=b"{}", capture_output=True, cwd=ROOT, env=environ,
                           timeout=60, preexec_fn=like_a_supervisor)
     assert done.returncode == 0, done.stderr

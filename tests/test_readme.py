@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, settings_environ
 
 README = (ROOT / "README.md").read_text()
 # Not run here: the test suite itself (this is it), and what needs an AWS account.
@@ -35,7 +34,7 @@ def test_each_command_works_as_written(project_binaries, command):
         command = command.split(" && npx osls deploy")[0]  # the packaging half runs; the deploy needs AWS
         if any(part in command for part in NOT_HERE):
             pytest.skip("the suite itself, or it needs an AWS account")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    environ = settings_environ()
     done = subprocess.run(["bash", "-c", "set -euo pipefail; " + command], cwd=ROOT, env=environ,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"

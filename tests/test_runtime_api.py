@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import ROOT, invoke
+from conftest import ROOT, invoke, settings_environ
 
 from bridge import errors
 from bridge.context import LocalContext
@@ -109,8 +109,7 @@ def test_a_runtime_body_that_is_not_json_answers_an_http_event_exactly(make_brid
 
 
 def test_the_cli_writes_a_body_that_is_not_json_as_its_bytes():
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-    environ.update(BRIDGE_BINARY=str(RAW_BOOTSTRAP), BRIDGE_MODE="runtime-api")
+    environ = settings_environ(BRIDGE_BINARY=str(RAW_BOOTSTRAP), BRIDGE_MODE="runtime-api")
     event = json.dumps({"base64": base64.b64encode(NOT_UTF8).decode()}).encode()
     done = subprocess.run([sys.executable, "handler.py"], input=event, capture_output=True, cwd=ROOT, env=environ,
                           timeout=60)
