@@ -174,8 +174,7 @@ def _error_line(log: StreamLog) -> BinaryError | None:
         return None
 
 
-def _with_tail(message: str, log: StreamLog) -> str:
-    tail = log.tail()
+def _with_tail(message: str, tail: str) -> str:
     return f"{message}; stderr (last {len(tail)} characters):\n{tail}" if tail else f"{message}; stderr was empty"
 
 
@@ -185,13 +184,13 @@ def exit_error(returncode: int, log: StreamLog) -> Exception:
     if returncode > 0 and "version `GLIBC_" in tail and "not found" in tail:  # the dynamic loader's words
         return BinaryFormatError(_with_tail(
             "the binary is dynamically linked against a newer glibc than this system's (Lambda's Amazon Linux "
-            "2023 has 2.34): link it statically (README: Writing a function)", log))
+            "2023 has 2.34): link it statically (README: Writing a function)", tail))
     if returncode < 0:
         number = -returncode
         hint = _SIGNAL_HINTS.get(number)
         text = f"the binary was killed by {signal_name(number)}" + (f" ({hint})" if hint else "")
-        return BinarySignalError(_with_tail(text, log))
-    return _error_line(log) or BinaryExitError(_with_tail(f"the binary exited with status {returncode}", log))
+        return BinarySignalError(_with_tail(text, tail))
+    return _error_line(log) or BinaryExitError(_with_tail(f"the binary exited with status {returncode}", tail))
 
 
 def timeout_error(elapsed_ms: int, margin_ms: int, log: StreamLog) -> BinaryTimeout:
@@ -199,6 +198,6 @@ def timeout_error(elapsed_ms: int, margin_ms: int, log: StreamLog) -> BinaryTime
         _with_tail(
             f"the binary ran for {elapsed_ms} ms and was killed {margin_ms} ms before the invocation's "
             f"deadline (BRIDGE_TIMEOUT_MARGIN_MS)",
-            log,
+            log.tail(),
         )
     )
