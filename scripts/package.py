@@ -3,8 +3,9 @@
     python scripts/package.py --bin DIR --out dist/exec-bridge.zip
 
 Holds handler.py, bridge/ (none of the DEVELOPER_TOOLS) with their bytecode compiled by the runtime's Python
-version, every file of DIR as bin/* with mode 0755 recorded, and orjson unpacked from the manylinux wheel for
-that Python version and the architecture that serverless.yml names. Entries are sorted and timestamped
+version, every file of DIR as bin/* with mode 0755 recorded, and orjson (with httptools, when a function of
+serverless.yml runs a custom runtime) unpacked from the manylinux wheels for that Python version and the
+architecture that serverless.yml names. Entries are sorted and timestamped
 1980-01-01, so the zip is reproducible.
 
 The bytecode is "unchecked-hash" .pyc: a read-only task root keeps no bytecode cache, and zip timestamps
@@ -81,29 +82,37 @@ def bytecode(python: str, sources: list[tuple[str, bytes]], scratch: Path) -> li
     return [(name, (work / name).read_bytes(), 0o644) for name in names]
 
 
-def orjson_requirement() -> str:
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        if line.strip().startswith("orjson"):
-            return line.strip()
-    raise SystemExit("package.py: requirements.txt pins no orjson")
+def requirements(serverless_yml: Path, layer: bool) -> list[str]:
+    """The pinned runtime dependencies this zip needs: orjson always; httptools (the Runtime API server's
+    parser) for a layer, which may serve any function, or when a function runs a custom runtime."""
+    pins = {line.split("==")[0].strip(): line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
+            if "==" in line and not line.lstrip().startswith("#")}
+    if "orjson" not in pins or "httptools" not in pins:
+        raise SystemExit("package.py: requirements.txt must pin orjson and httptools")
+    custom_runtime = re.search(r"^\s+BRIDGE_MODE:\s*['\"]?runtime-api", serverless_yml.read_text(), re.MULTILINE)
+    return [pins["orjson"], *([pins["httptools"]] if layer or custom_runtime else [])]
 
 
-def fetch_wheel(runtime: str, architecture: str, scratch: Path) -> Path:
+def fetch_wheels(runtime: str, architecture: str, pins: list[str], scratch: Path) -> list[Path]:
+    """The manylinux wheel of each pin for the runtime's Python and the architecture."""
     version = runtime.removeprefix("python")
     abi = "cp" + version.replace(".", "")
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
          "--only-binary=:all:", "--platform", WHEEL_PLATFORMS[architecture], "--python-version", version,
-         "--implementation", "cp", "--abi", abi, "--dest", str(scratch), orjson_requirement()],
+         "--implementation", "cp", "--abi", abi, "--dest", str(scratch), *pins],
         check=True,
     )
-    wheels = sorted(scratch.glob("orjson-*.whl"))
-    if not wheels:
-        raise SystemExit(f"package.py: no orjson wheel for {runtime} on {architecture}")
-    return wheels[0]
+    wheels = []
+    for pin in pins:
+        found = sorted(scratch.glob(f"{pin.split('==')[0]}-*.whl"))
+        if not found:
+            raise SystemExit(f"package.py: no {pin} wheel for {runtime} on {architecture}")
+        wheels.append(found[0])
+    return wheels
 
 
-def entries(bin_dir: Path | None, wheel: Path, python: str | None, scratch: Path,
+def entries(bin_dir: Path | None, wheels: list[Path], python: str | None, scratch: Path,
             prefix: str = "") -> list[tuple[str, bytes, int]]:
     """(name in the zip, content, unix mode) for everything that goes in; the Python part under ``prefix``
     (a layer's ``python/``), the binaries only for a function's zip (``bin_dir``)."""
@@ -112,17 +121,18 @@ def entries(bin_dir: Path | None, wheel: Path, python: str | None, scratch: Path
         name = path.relative_to(ROOT).as_posix()
         if name not in DEVELOPER_TOOLS:
             sources.append((prefix + name, path.read_bytes()))
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as whl:
+            for info in whl.infolist():
+                if info.is_dir() or (".dist-info/" in info.filename and "LICENSE" not in info.filename.upper()):
+                    continue  # of the wheel's metadata only its licence files travel
+                sources.append((prefix + info.filename, whl.read(info)))
     items = [(name, data, 0o644) for name, data in sources]
-    if python is not None:
-        items += bytecode(python, sources, scratch)
+    if python is not None:  # bytecode for every Python source, the wheels' too: imported at a cold start
+        items += bytecode(python, [(name, data) for name, data in sources if name.endswith(".py")], scratch)
     for path in sorted(bin_dir.iterdir()) if bin_dir is not None else ():
         if path.is_file() and not path.name.startswith("."):
             items.append((f"bin/{path.name}", path.read_bytes(), 0o755))
-    with zipfile.ZipFile(wheel) as whl:
-        for info in whl.infolist():
-            if info.is_dir() or (".dist-info/" in info.filename and "LICENSE" not in info.filename.upper()):
-                continue  # of the wheel's metadata only its licence files travel
-            items.append((prefix + info.filename, whl.read(info), 0o644))
     return sorted(items)
 
 
@@ -143,7 +153,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", type=Path, help="the built binaries for the target (a function's zip)")
     parser.add_argument("--layer", action="store_true",
-                        help="a Lambda layer instead: python/handler.py, python/bridge/, orjson; no binaries")
+                        help="a Lambda layer instead: python/handler.py, python/bridge/, orjson, httptools; "
+                             "no binaries")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     runtime, architecture = service_settings(ROOT / "serverless.yml")
@@ -151,22 +162,23 @@ def main() -> None:
     if python is None:
         print(f"package.py: no {runtime} interpreter here (on PATH or from pyenv): the zip has no bytecode, "
               f"so every cold start compiles the bridge (~15 ms); install {runtime} to ship it", file=sys.stderr)
+    if not args.layer and args.bin is None:
+        parser.error("--bin is required for a function's zip")
     with tempfile.TemporaryDirectory(prefix="exec-bridge-wheel-") as scratch:
-        wheel = fetch_wheel(runtime, architecture, Path(scratch))
-        if not args.layer and args.bin is None:
-            parser.error("--bin is required for a function's zip")
-        items = entries(None if args.layer else args.bin, wheel, python, Path(scratch), "python/" if args.layer else "")
+        wheels = fetch_wheels(runtime, architecture, requirements(ROOT / "serverless.yml", args.layer), Path(scratch))
+        prefix = "python/" if args.layer else ""
+        items = entries(None if args.layer else args.bin, wheels, python, Path(scratch), prefix)
         write_zip(args.out, items)
     print(f"{args.out}: {runtime}, {architecture}, {len(items)} files, {args.out.stat().st_size:,} bytes")
+    packages = tuple(f"{wheel.name.split('-')[0]}" for wheel in wheels)
     for name, data, mode in items:
-        if not name.removeprefix("python/").startswith(("bridge/", "orjson/")):
+        if not name.removeprefix("python/").startswith(("bridge/", *packages)):
             print(f"  {oct(mode)[2:]} {len(data):>10,} {name}")
     bridge_files = sum(n.removeprefix("python/").startswith("bridge/") for n, _, _ in items)
     compiler = python or "nobody: no interpreter of the runtime"
-    print(f"  and {bridge_files} files under bridge/ (bytecode by {compiler}), "
-          f"{sum(n.removeprefix('python/').startswith('orjson') for n, _, _ in items)} from the orjson wheel "
-          f"({wheel.name})")
-
+    from_wheels = ", ".join(f"{sum(n.removeprefix('python/').startswith(package) for n, _, _ in items)} from "
+                            f"{wheel.name}" for package, wheel in zip(packages, wheels, strict=True))
+    print(f"  and {bridge_files} files under bridge/ (bytecode by {compiler}); {from_wheels}")
 
 if __name__ == "__main__":
     main()

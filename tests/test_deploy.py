@@ -102,8 +102,9 @@ def test_artifact_holds_exactly_what_lambda_needs(packaged):
         modes = {info.filename: info.external_attr >> 16 for info in zf.infolist()}
     assert names == sorted(names)
     tops = {name.split("/")[0] for name in names}
-    assert tops == {"handler.py", "__pycache__", "bridge", "bin", "orjson", "orjson-3.11.5.dist-info"}
-    sources = [n for n in names if n.endswith(".py") and n.split("/")[0] in ("handler.py", "bridge")]
+    assert tops == {"handler.py", "__pycache__", "bridge", "bin", "orjson", "orjson-3.11.5.dist-info",
+                    "httptools", "httptools-0.9.0.dist-info"}  # serverless.yml has custom runtimes: the proxy's parser
+    sources = [n for n in names if n.endswith(".py")]
     compiled = sorted(n for n in names if n.endswith(".pyc"))
     assert compiled == sorted(n.replace("handler.py", "__pycache__/handler.cpython-312.pyc") if "/" not in n else
                               n.rsplit("/", 1)[0] + "/__pycache__/" + n.rsplit("/", 1)[1][:-3] + ".cpython-312.pyc"
@@ -115,6 +116,21 @@ def test_artifact_holds_exactly_what_lambda_needs(packaged):
         if name.startswith("bin/"):
             assert stat.S_IMODE(modes[name]) == 0o755, name
     assert any(n.startswith("orjson/orjson.cpython-312-x86_64") for n in names)
+
+
+@pytest.mark.parametrize(("function", "layer", "shipped"), [
+    ("    environment:\n      BRIDGE_BINARY: bin/hello\n", False, ["orjson"]),
+    ("    environment:\n      BRIDGE_MODE: runtime-api\n", False, ["orjson", "httptools"]),
+    ("    environment:\n      BRIDGE_MODE: 'runtime-api'\n", False, ["orjson", "httptools"]),
+    ("    environment:\n      BRIDGE_BINARY: bin/hello\n", True, ["orjson", "httptools"]),  # a layer serves any
+])
+def test_httptools_ships_only_where_a_custom_runtime_needs_it(tmp_path, function, layer, shipped):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import package
+
+    serverless_yml = tmp_path / "serverless.yml"
+    serverless_yml.write_text(f"provider:\n  runtime: python3.12\nfunctions:\n  f:\n{function}")
+    assert [pin.split("==")[0] for pin in package.requirements(serverless_yml, layer)] == shipped
 
 
 def test_package_is_reproducible(packaged):

@@ -1,5 +1,6 @@
-"""Installed without cloning: `pip install .` into a fresh venv gives the `bridge` package and the
-`exec-bridge` command, run from another directory, and writes nothing into src/."""
+"""Installed without cloning: `pip install '.[runtime-api]'` into a fresh venv gives the `bridge` package, the
+`exec-bridge` command (run from another directory) and the Runtime API server's parser, and writes nothing
+into src/."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ def installed(tmp_path_factory):
     venv = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     before = sorted(p.relative_to(ROOT) for p in (ROOT / "src").rglob("*"))
-    done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(ROOT)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
+                           f"{ROOT}[runtime-api]"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert sorted(p.relative_to(ROOT) for p in (ROOT / "src").rglob("*")) == before  # nothing written into src/
     return venv
