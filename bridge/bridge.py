@@ -84,7 +84,7 @@ class Bridge:
         """One Lambda invocation: the event to the binary's stdin, its stdout back as the result (shaped
         as the integration expects when the event came through an HTTP front door)."""
         invocation = Invocation(context, self.config.timeout_margin_ms)
-        log_records.request_id = invocation.request_id
+        log_records.request_id, log_records.tenant_id = invocation.request_id, invocation.tenant_id
         front = self._front_door(value)
         try:
             invocation.require_time()
@@ -100,7 +100,7 @@ class Bridge:
             logs.warn(f"{type(exc).__name__}: {exc} (answered with an HTTP error: BRIDGE_HTTP_ERRORS=response)")
             return front.error(exc)
         finally:
-            log_records.request_id = ""
+            log_records.request_id = log_records.tenant_id = ""
 
     def close(self) -> None:
         self.mode.close()

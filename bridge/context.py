@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 import time
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 
 def plain(value: object) -> object:
     """The context's nested objects (ClientContext, CognitoIdentity use __slots__) as JSON-able data."""
@@ -34,6 +38,20 @@ def new_trace_id() -> str:
     return f"Root=1-{int(time.time()):08x}-{h[:24]};Parent={h[24:40]};Sampled=0"
 
 
+def function_variables(environ: Mapping[str, str], name: str = "exec-bridge-local") -> dict[str, str]:
+    """The variables Lambda gives every runtime, as a run outside Lambda gets them: the environment's own
+    where set, else the stand-ins ``LocalContext`` reports (Node's runtime client stops without them)."""
+    name = environ.get("AWS_LAMBDA_FUNCTION_NAME") or name
+    found = {
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+    }
+    return {key: environ.get(key) or value for key, value in found.items()}
+
+
 class LocalContext:
     """A Lambda context for runs outside Lambda, with the same attributes as the runtime's."""
 
@@ -48,6 +66,7 @@ class LocalContext:
         self.log_stream_name = "local"
         self.client_context = None
         self.identity = None
+        self.tenant_id: str | None = None
         self._deadline_ms = int(time.time() * 1000 + timeout_s * 1000)
 
     def get_remaining_time_in_millis(self) -> int:

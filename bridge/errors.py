@@ -140,6 +140,11 @@ def binary_error(document: object, fallback_type: str = "") -> BinaryError | Non
         if not fallback_type:
             return None
         message = codec.dumps(message).decode()
+    return typed_error(error_type, message, document)
+
+
+def typed_error(error_type: str, message: str, document: dict | None = None) -> BinaryError:
+    """An error whose class name, and so whose Lambda errorType, is ``error_type``."""
     error = _binary_error_class(error_type)(message)
     error.document = document
     return error

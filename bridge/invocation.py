@@ -48,6 +48,11 @@ class Invocation:
         return getattr(self.context, "invoked_function_arn", None) or ""
 
     @property
+    def tenant_id(self) -> str:
+        """The tenant of a function with tenant isolation (awslambdaric's ``context.tenant_id``), else ''."""
+        return getattr(self.context, "tenant_id", None) or ""
+
+    @property
     def trace_id(self) -> str:
         """The runtime sets _X_AMZN_TRACE_ID per invocation; outside Lambda a fresh one is made (lazily:
         a persistent binary with line framing never sees it)."""
@@ -82,6 +87,7 @@ class Invocation:
             "logStreamName": getattr(c, "log_stream_name", None),
             "clientContext": plain(getattr(c, "client_context", None)),
             "identity": plain(getattr(c, "identity", None)),
+            "tenantId": self.tenant_id or None,
         }
 
     def environ(self, base: dict[str, str]) -> dict[str, str]:
@@ -91,5 +97,7 @@ class Invocation:
         env["LAMBDA_DEADLINE_MS"] = str(self.deadline_ms)
         env["LAMBDA_FUNCTION_ARN"] = self.function_arn
         env["_X_AMZN_TRACE_ID"] = self.trace_id
+        if self.tenant_id:
+            env["LAMBDA_TENANT_ID"] = self.tenant_id
         env["LAMBDA_INVOCATION_CONTEXT"] = codec.dumps(self.describe()).decode()
         return env

@@ -131,8 +131,9 @@ class Writer:
 
     def _plain(self, line: bytes, level: int, stamp: bytes, request_id: str, logger: str) -> bytes:
         if self.json:
-            return (b'{"timestamp":"%b","level":"%b","message":%b,"logger":"%b","requestId":"%b"}\n'
-                    % (stamp, _NAMES[level], _json_string(line), logger.encode(), request_id.encode()))
+            tenant = b',"tenantId":%b' % _json_string(tenant_id.encode()) if tenant_id else b""
+            return (b'{"timestamp":"%b","level":"%b","message":%b,"logger":"%b","requestId":"%b"%b}\n'
+                    % (stamp, _NAMES[level], _json_string(line), logger.encode(), request_id.encode(), tenant))
         return b"[%b]\t%b\t%b\t%b\n" % (_NAMES[level], stamp, request_id.encode(), line)
 
     def _object(self, line: bytes, stamp: bytes, request_id: str, logger: str) -> tuple[int, bytes] | None:
@@ -157,8 +158,10 @@ class Writer:
             return level, b"[%b]\t%b\t%b\t%b\n" % (_NAMES[level], stamp, request_id.encode(), line.rstrip())
         record = {"timestamp": stamp.decode(), "level": _NAMES[level].decode(), "message": message,
                   "logger": logger, "requestId": request_id}
-        for key, value in fields.items():  # the binary's own fields win, but for its level and request id
-            if key not in ("requestId", lowered.get("level")):
+        if tenant_id:
+            record["tenantId"] = tenant_id
+        for key, value in fields.items():  # the binary's own fields win, but for its level, request and tenant
+            if key not in ("requestId", "tenantId", lowered.get("level")):
                 record[key] = value
         if message is None:
             del record["message"]
@@ -216,6 +219,7 @@ class _FrameStarts(dict[int, bytes]):
 
 
 request_id = ""  # the call in progress, for the bridge's own records outside the runtime (Bridge.invoke sets it)
+tenant_id = ""  # its tenant (tenant isolation), on every JSON record as awslambdaric puts it on its own
 _writer: Writer | None = None
 
 

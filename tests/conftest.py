@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -44,6 +47,23 @@ def compile_crystal(source: Path, output: Path) -> Path:
     return output
 
 
+def compile_go(source: Path, output: Path) -> Path:
+    """A static Go binary from a module directory, rebuilt only when a source changed."""
+    newest = max(path.stat().st_mtime for path in source.iterdir())
+    if output.exists() and output.stat().st_mtime >= newest:
+        return output
+    environ = dict(os.environ, CGO_ENABLED="0", GOCACHE=os.environ.get("GOCACHE", "/tmp/exec-bridge-gocache"))
+    subprocess.run(["go", "build", "-o", str(output), "."], cwd=source, env=environ, check=True)
+    return output
+
+
+@pytest.fixture(scope="session")
+def go_runtimes() -> dict[str, Path]:
+    """Every tests/runtimes/<name>/ Go module, compiled once per session."""
+    sources = Path(__file__).resolve().parent / "runtimes"
+    return {src.name: compile_go(src, BUILT / src.name) for src in sorted(sources.iterdir()) if src.is_dir()}
+
+
 @pytest.fixture(scope="session")
 def binaries() -> dict[str, Path]:
     """Every tests/binaries/*.c, compiled once per session."""
@@ -75,6 +95,28 @@ def make_bridge(binaries, monkeypatch):
         bridge.close()
 
 
+@pytest.fixture
+def server():
+    """A server spoken to from this thread: its loop runs on its own (``serve``) in another."""
+    from bridge.runtime_server import RuntimeServer
+
+    server = RuntimeServer()
+    stop = threading.Event()
+    loop = threading.Thread(target=server.serve, args=(stop.is_set, 60.0))
+    loop.start()
+    yield server
+    stop.set()
+    loop.join()
+    server.close()
+
+
+def wait_done(pending, seconds=5.0):
+    """The answer is published as the runtime gets its 202, on the server loop's thread."""
+    limit = time.monotonic() + seconds
+    while not pending.done() and time.monotonic() < limit:
+        time.sleep(0.001)
+
+
 def invoke(bridge: Bridge, event: object, timeout: float = 30.0) -> object:
     return bridge.invoke(event, LocalContext(timeout))
 
@@ -101,6 +143,15 @@ def settings_environ(**variables: str) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
     environ.update(variables)
     return environ
+
+
+def emulate(events: list, *args: str, **env: str) -> tuple[int, list[dict], str]:
+    """``python -m bridge.emulator ARGS`` on ``events`` (one JSON line each), in this process's environment
+    without the suite's BRIDGE_* settings, plus ``env``: (exit status, its result lines, its stderr)."""
+    done = subprocess.run([sys.executable, "-m", "bridge.emulator", *args], cwd=ROOT, timeout=120,
+                          input=b"\n".join(json.dumps(event).encode() for event in events),
+                          capture_output=True, env=settings_environ(**env))
+    return done.returncode, [json.loads(line) for line in done.stdout.splitlines()], done.stderr.decode()
 
 
 def like_a_supervisor() -> None:

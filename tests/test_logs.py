@@ -12,6 +12,7 @@ import sys
 
 import pytest
 from conftest import ROOT, invoke
+from conftest import emulate as emulate_args  # this module's emulate returns its records
 
 from bridge import log_records
 
@@ -128,3 +129,15 @@ def test_invalid_stderr_level_fails_the_init():
     with pytest.raises(BridgeConfigError, match="BRIDGE_STDERR_LEVEL"):
         Config.from_environ("/task", {"BRIDGE_STDERR_LEVEL": "LOUD"})
     assert Config.from_environ("/task", {"BRIDGE_STDERR_LEVEL": "trace"}).stderr_level == log_records.DEBUG
+
+
+def test_json_records_carry_the_tenant_of_the_call(binaries):
+    """Tenant isolation: awslambdaric puts ``tenantId`` on its JSON records; the bridge's records of the
+    binary's lines carry it too, and a line of the binary's own cannot replace it."""
+    code, results, stderr = emulate_args([{}], "--tenant-id", "tenant-3", BRIDGE_BINARY=str(binaries["misbehave"]),
+                                         BRIDGE_ARGS="stderr-ok", AWS_LAMBDA_LOG_FORMAT="JSON")
+    assert code == 0, stderr
+    records = json_records(stderr.splitlines(), results[0]["requestId"])
+    binary_lines = [r for r in records if r.get("logger") == "binary.stderr"]
+    assert [r["message"] for r in binary_lines] == ["first log line", "second log line", "third, no newline"]
+    assert {r["tenantId"] for r in binary_lines} == {"tenant-3"}

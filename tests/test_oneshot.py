@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from conftest import ROOT, invoke, processes_with
 
 from bridge import errors, process
+from bridge.context import LocalContext
 
 TRICKY = [
     "it's a \"quoted\" string with `backticks` and $(echo injected) and $HOME; rm -rf / | cat & echo",
@@ -219,3 +221,15 @@ def test_every_process_is_reaped_and_no_fd_leaks(make_bridge):
     assert len(os.listdir("/proc/self/fd")) == fds_before
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # no child left to reap: all were waited for
+
+
+def test_the_tenant_of_a_call_reaches_the_binary(make_bridge):
+    bridge = make_bridge("env")
+    context = LocalContext()
+    context.tenant_id = "tenant-5"
+    seen = bridge.invoke({}, context)
+    assert seen["LAMBDA_TENANT_ID"] == "tenant-5"
+    assert json.loads(seen["LAMBDA_INVOCATION_CONTEXT"])["tenantId"] == "tenant-5"
+    without = invoke(bridge, {})  # no tenant isolation: no variable, and null in the context
+    assert without["LAMBDA_TENANT_ID"] is None
+    assert json.loads(without["LAMBDA_INVOCATION_CONTEXT"])["tenantId"] is None

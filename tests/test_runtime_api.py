@@ -12,11 +12,11 @@ import threading
 import time
 
 import pytest
-from conftest import ROOT, invoke, settings_environ
+from conftest import ROOT, invoke, settings_environ, wait_done
 
 from bridge import errors
 from bridge.context import LocalContext
-from bridge.runtime_server import MAX_PAYLOAD, Delivery, RuntimeServer
+from bridge.runtime_server import MAX_PAYLOAD, Delivery
 
 RAW_BOOTSTRAP = ROOT / "tests" / "runtime_handlers" / "raw_bootstrap"
 NOT_UTF8 = b"\xff\xfe raw \x00 bytes\r\n"
@@ -171,19 +171,6 @@ def test_no_thread_or_socket_leaks_across_many_calls(runtime):
 # The server itself, spoken to directly.
 
 
-@pytest.fixture
-def server():
-    """A server spoken to from this thread: its loop runs on its own (``serve``) in another."""
-    server = RuntimeServer()
-    stop = threading.Event()
-    loop = threading.Thread(target=server.serve, args=(stop.is_set, 60.0))
-    loop.start()
-    yield server
-    stop.set()
-    loop.join()
-    server.close()
-
-
 def request(server, method, path, body=b"", headers=None):
     host, port = server.address.split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
@@ -192,13 +179,6 @@ def request(server, method, path, body=b"", headers=None):
     data = response.read()
     connection.close()
     return response, data
-
-
-def wait_done(pending, seconds=5.0):
-    """The answer is published as the runtime gets its 202, on the server loop's thread."""
-    limit = time.monotonic() + seconds
-    while not pending.done() and time.monotonic() < limit:
-        time.sleep(0.001)
 
 
 def test_server_status_codes(server):

@@ -121,7 +121,8 @@ int main(int argc, char **argv) {
         char cwd[4096];
         const char *names[] = {"LAMBDA_REQUEST_ID", "LAMBDA_DEADLINE_MS", "LAMBDA_FUNCTION_ARN",
                                "_X_AMZN_TRACE_ID", "LAMBDA_INVOCATION_CONTEXT", "HOME", "TMPDIR",
-                               "FUNCTION_SETTING", "AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT"};
+                               "FUNCTION_SETTING", "AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT",
+                               "LAMBDA_TENANT_ID"};
         printf("{\"cwd\":");
         json_string(getcwd(cwd, sizeof cwd));
         printf(",\"argc\":%d,\"stdinBytes\":%zu", argc, got);

@@ -1,0 +1,3 @@
+module chunked_go
+
+go 1.19
