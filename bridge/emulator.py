@@ -1,7 +1,7 @@
 """A local Lambda: the Runtime API server driving any runtime client, Docker-free.
 
     python -m bridge.emulator [--task-root DIR] [--handler handler.handler] [--port N] [--timeout S]
-                              [-- COMMAND ...] < events
+                              [--concurrency N] [--tenant-id ID] [-- COMMAND ...] < events
 
 By default it runs the real AWS Python runtime client, ``python -m awslambdaric HANDLER``, which is
 what runs ``handler.handler`` on Lambda, in the task root (default: the current directory), e.g. an
@@ -13,6 +13,12 @@ or ``{"requestId": ..., "error": <the body the runtime posted>, ...}``.
 An init failure prints ``{"initError": ...}``. Exit status: 0 when every event succeeded, 1 otherwise,
 2 for unusable input.
 
+``--concurrency N`` (default: ``AWS_LAMBDA_MAX_CONCURRENCY``) runs it as Lambda Managed Instances do: the
+variable is passed on, awslambdaric 4.x forks N workers that each import the handler, up to N events are
+in flight at once (answers matched by request id, printed in input order), and the workers' stdout and
+stderr arrive over the Unix socket named by ``_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET``. A runtime that
+times out or exits fails every event it had in flight, and a new one takes the rest.
+
 As Lambda does, it hands the runtime a telemetry channel (``_LAMBDA_TELEMETRY_LOG_FD``) for its log
 records, and prints each record it receives on stderr: what CloudWatch would get, in the function's
 log format (``AWS_LAMBDA_LOG_FORMAT``, ``AWS_LAMBDA_LOG_LEVEL``).
@@ -23,28 +29,30 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import selectors
 import shutil
+import socket
 import sys
+import tempfile
 import threading
 
 from . import codec
 from .binary import Program, base_environment, check_format
 from .cli import lambda_error, positive_seconds
 from .config import Config
-from .context import LocalContext
+from .context import LocalContext, function_variables
 from .event import Event
 from .invocation import Invocation
 from .modes.runtime_api import RuntimeApi
 from .process import become_subreaper
 
-FUNCTION_DEFAULTS = {
-    "AWS_LAMBDA_FUNCTION_NAME": "exec-bridge-emulated",
-    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/exec-bridge-emulated",
-    "AWS_LAMBDA_LOG_STREAM_NAME": "emulated",
-    "AWS_REGION": "us-east-1",
-}
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from .runtime_server import Delivery
+
+EMULATED_NAME = "exec-bridge-emulated"
 
 
 def read_events(data: bytes) -> list[object]:
@@ -63,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--handler", default="handler.handler", help="the function's handler (default: %(default)s)")
     parser.add_argument("--port", type=int, default=0, help="the Runtime API port on 127.0.0.1 (default: any free)")
     parser.add_argument("--timeout", type=positive_seconds, default=30.0, help="each invocation's timeout in seconds")
+    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY") or 0),
+                        help="runtime workers, as Lambda Managed Instances run them (default: "
+                             "AWS_LAMBDA_MAX_CONCURRENCY, else one runtime process)")
+    parser.add_argument("--tenant-id", default="", help="the tenant every invocation is for (tenant isolation)")
     parser.add_argument("command", nargs="*", help="the runtime to run (default: python -m awslambdaric HANDLER)")
     return parser
 
@@ -94,44 +106,188 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(task_root)  # the runtime starts there, as on Lambda (posix_spawn cannot chdir for it)
     command = args.command or [sys.executable, "-m", "awslambdaric", args.handler]
     environ = base_environment(os.environ)
-    for name, value in FUNCTION_DEFAULTS.items():
-        environ.setdefault(name, value)
+    lambda_variables = {**function_variables(environ, EMULATED_NAME), "AWS_REGION": environ.get("AWS_REGION")
+                        or "us-east-1"}
+    environ.update(lambda_variables)
     environ["LAMBDA_TASK_ROOT"] = task_root  # as Lambda sets it
     layers = [os.path.join(os.path.abspath(layer), "python") for layer in args.layer]
     if layers:
         environ["PYTHONPATH"] = os.pathsep.join([*layers, *filter(None, [environ.get("PYTHONPATH")])])
-    os.environ.update({k: v for k, v in environ.items() if k in FUNCTION_DEFAULTS})
+    os.environ.update(lambda_variables)
     config = Config.from_environ(task_root, {"BRIDGE_MODE": "runtime-api", "BRIDGE_HANDLER": args.handler,
                                              "BRIDGE_TIMEOUT_MARGIN_MS": "0"})
     become_subreaper()
     telemetry, environ["_LAMBDA_TELEMETRY_LOG_FD"] = _telemetry_channel()
-    printer = threading.Thread(target=print_frames, args=(telemetry[0],), daemon=True)
-    printer.start()
+    printers = [threading.Thread(target=print_frames, args=(telemetry[0],), daemon=True)]
+    log_socket = None
+    if args.concurrency > 0:
+        environ["AWS_LAMBDA_MAX_CONCURRENCY"] = str(args.concurrency)
+        log_socket = LogSocket()
+        environ[LogSocket.VARIABLE] = log_socket.path
+        printers.append(threading.Thread(target=log_socket.relay, daemon=True))
+    for printer in printers:
+        printer.start()
     runtime = RuntimeApi(runtime_program(command, environ), config, port=args.port)
-    failed = False
+    printed = _Printer()
     try:
-        for event in events:
-            context = LocalContext(args.timeout)
-            line: dict[str, object] = {"requestId": context.aws_request_id}
-            try:
-                response = runtime.call(Event(event), Invocation(context, 0)).value
-                if isinstance(response, bytes):  # not JSON: shown exactly
-                    line["responseBase64"] = base64.b64encode(response).decode()
-                else:
-                    line["response"] = response
-            except Exception as exc:  # the body the runtime posted, else the bridge's own failure
-                failed = True
-                posted = getattr(exc, "document", None) or lambda_error(exc)
-                line["initError" if getattr(exc, "during_init", False) else "error"] = posted
-            if runtime.child is not None:  # the runtime's process: after a handoff, the bootstrap's pid
-                line["runtimePid"] = runtime.child.pid
-            sys.stdout.buffer.write(codec.dumps(line) + b"\n")
-            sys.stdout.flush()
+        for line in run_events(runtime, events, args.timeout, max(args.concurrency, 1), args.tenant_id):
+            printed.add(line)
     finally:
         runtime.close()
         os.close(telemetry[1])  # with the runtime gone too, the printer reads to the end
-        printer.join(timeout=5)
-    return 1 if failed else 0
+        if log_socket is not None:
+            log_socket.stop()
+        for printer in printers:
+            printer.join(timeout=5)
+    return 1 if printed.failed else 0
+
+
+def run_events(runtime: RuntimeApi, values: list[object], timeout: float, concurrency: int,
+               tenant_id: str) -> Iterator[tuple[int, dict]]:
+    """Each event's line, with its index, as its answer comes: up to ``concurrency`` in flight at once."""
+    pending = list(enumerate(values))[::-1]
+    in_flight: list[tuple[int, Delivery, Event, Invocation, dict]] = []
+    while pending or in_flight:
+        while pending and len(in_flight) < concurrency:
+            index, value = pending.pop()
+            context = LocalContext(timeout, EMULATED_NAME)
+            context.tenant_id = tenant_id or None
+            event, invocation = Event(value), Invocation(context, 0)
+            line: dict[str, object] = {"requestId": context.aws_request_id}
+            try:
+                in_flight.append((index, runtime.submit(event, invocation), event, invocation, line))
+            except Exception as exc:  # the runtime could not start
+                yield index, _failed(runtime, line, exc)
+        if not in_flight:
+            continue
+        try:
+            runtime.wait(min((item[3] for item in in_flight), key=lambda i: i.deadline),
+                         _any_done([item[1] for item in in_flight]))
+        except Exception as exc:  # the runtime timed out or broke: every call it had fails with it
+            yield from _all_failed(runtime, in_flight, exc)
+            in_flight = []
+            continue
+        answered = [item for item in in_flight if item[1].done()] or in_flight[:1]
+        for item in answered:
+            in_flight.remove(item)
+            index, delivery, event, invocation, line = item
+            try:
+                response = runtime.settle(delivery, event, invocation).result(runtime.config.output, None)
+            except Exception as exc:
+                yield index, _failed(runtime, line, exc)
+                if runtime.child is None:  # it was replaced: what it still had is lost with it
+                    yield from _all_failed(runtime, in_flight, exc)
+                    in_flight = []
+                    break
+                continue
+            if isinstance(response, bytes):  # not JSON: shown exactly
+                line["responseBase64"] = base64.b64encode(response).decode()
+            else:
+                line["response"] = response
+            _add_pid(runtime, line)
+            yield index, line
+
+
+def _any_done(deliveries: list[Delivery]) -> Callable[[], bool]:
+    return lambda: any(delivery.done() for delivery in deliveries)
+
+
+def _all_failed(runtime: RuntimeApi, in_flight: list, exc: Exception) -> Iterator[tuple[int, dict]]:
+    for item in in_flight:
+        yield item[0], _failed(runtime, item[4], exc)
+
+
+def _failed(runtime: RuntimeApi, line: dict, exc: Exception) -> dict:
+    """The body the runtime posted, else the bridge's own failure."""
+    posted = getattr(exc, "document", None) or lambda_error(exc)
+    line["initError" if getattr(exc, "during_init", False) else "error"] = posted
+    line["failed"] = True
+    _add_pid(runtime, line)
+    return line
+
+
+def _add_pid(runtime: RuntimeApi, line: dict) -> None:
+    if runtime.child is not None:  # the runtime's process: after a handoff, the bootstrap's pid
+        line["runtimePid"] = runtime.child.pid
+
+
+class _Printer:
+    """Prints each event's line in input order, as soon as it and every line before it are in."""
+
+    def __init__(self) -> None:
+        self.lines: dict[int, dict] = {}
+        self.next = 0
+        self.failed = False
+
+    def add(self, indexed: tuple[int, dict]) -> None:
+        index, line = indexed
+        self.failed |= bool(line.pop("failed", False))
+        self.lines[index] = line
+        while self.next in self.lines:
+            sys.stdout.buffer.write(codec.dumps(self.lines.pop(self.next)) + b"\n")
+            sys.stdout.flush()
+            self.next += 1
+
+
+class LogSocket:
+    """The Unix socket Lambda Managed Instances' workers write their stdout and stderr to: every line that
+    arrives is printed on stderr, whole (workers' lines never interleave mid-line)."""
+
+    VARIABLE = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
+
+    def __init__(self) -> None:
+        self._directory = tempfile.mkdtemp(prefix="exec-bridge-logs-")
+        self.path = os.path.join(self._directory, "log.sock")
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(self.path)
+        self._listener.listen(64)
+        self._stop_read, self._stop_write = os.pipe()
+
+    def relay(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self._listener, selectors.EVENT_READ)
+        selector.register(self._stop_read, selectors.EVENT_READ)
+        partial: dict[socket.socket, bytes] = {}
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj == self._stop_read:
+                    for rest in partial.values():
+                        _print_line(rest)
+                    selector.close()
+                    self._close()
+                    return
+                if key.fileobj is self._listener:
+                    connection, _ = self._listener.accept()
+                    partial[connection] = b""
+                    selector.register(connection, selectors.EVENT_READ)
+                    continue
+                connection = key.fileobj  # type: ignore[assignment]
+                data = connection.recv(1 << 16)
+                if not data:
+                    selector.unregister(connection)
+                    connection.close()
+                    _print_line(partial.pop(connection))
+                    continue
+                *lines, partial[connection] = (partial[connection] + data).split(b"\n")
+                for line in lines:
+                    _print_line(line + b"\n")
+
+    def stop(self) -> None:
+        """Ask ``relay`` to print what is left and remove the socket."""
+        os.write(self._stop_write, b"x")
+        os.close(self._stop_write)
+
+    def _close(self) -> None:
+        self._listener.close()
+        os.close(self._stop_read)
+        os.unlink(self.path)
+        os.rmdir(self._directory)
+
+
+def _print_line(line: bytes) -> None:
+    if line:
+        sys.stderr.buffer.write(line if line.endswith(b"\n") else line + b"\n")
+        sys.stderr.flush()
 
 
 def _telemetry_channel() -> tuple[tuple[int, int], str]:

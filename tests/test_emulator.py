@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 
-from conftest import ROOT
-
-
-def emulate(events: list, *args: str, **env: str) -> tuple[int, list[dict], str]:
-    stdin = "\n".join(json.dumps(event) for event in events).encode()
-    done = subprocess.run(
-        [sys.executable, "-m", "bridge.emulator", *args],
-        input=stdin,
-        capture_output=True,
-        cwd=ROOT,
-        timeout=120,
-        env=dict(os.environ, **env),
-    )
-    return done.returncode, [json.loads(line) for line in done.stdout.splitlines()], done.stderr.decode()
+import pytest
+from conftest import ROOT, emulate, processes_with
 
 
 def test_handler_under_awslambdaric_answers_each_event(project_binaries):
@@ -68,3 +54,38 @@ def test_another_runtime_command(project_binaries):
 def test_bad_input_exits_2():
     done = subprocess.run([sys.executable, "-m", "bridge.emulator"], input=b"{nope", capture_output=True, cwd=ROOT)
     assert done.returncode == 2
+
+
+def test_concurrent_workers_each_take_an_event():
+    """--concurrency 2: awslambdaric forks two workers; while one sleeps on its event, the other must take
+    the next, so two events answered at once come from two processes."""
+    code, lines, stderr = emulate([{"sleep": 1}, {"sleep": 1}], "--concurrency", "2",
+                                  "--handler", "tests/runtime_handlers/probe.handler")
+    assert code == 0, stderr
+    assert len({line["response"]["pid"] for line in lines}) == 2
+    assert [line["response"]["requestId"] for line in lines] == [line["requestId"] for line in lines]
+
+
+@pytest.mark.parametrize(("mode", "env", "marker"), [
+    ("oneshot", {"BRIDGE_ARGS": "stderr-ok"}, "misbehave"),
+    ("persistent", {"BRIDGE_BINARY": "tests/.bin/persist", "BRIDGE_ARGS": "lines"}, "tests/.bin/persist"),
+    ("handoff", {"BRIDGE_MODE": "runtime-api", "BRIDGE_BINARY": "bin/runtime_go"}, "bin/runtime_go"),
+])
+def test_each_mode_under_concurrent_workers(binaries, project_binaries, mode, env, marker):
+    """As Lambda Managed Instances run it: every event answered, the workers' output through the log
+    socket, and nothing of the runtime left once the emulator ends."""
+    environ = {"BRIDGE_BINARY": str(binaries["misbehave"]), "AWS_LAMBDA_MAX_CONCURRENCY": "2", **env}
+    events = [{"n": n} for n in range(6)]
+    code, lines, stderr = emulate(events, **environ)
+    assert code == 0, stderr
+    assert len(lines) == 6
+    if mode == "oneshot":
+        assert [line["response"] for line in lines] == events
+        assert stderr.count("first log line") == 6  # the binary's stderr, logged by each worker, via the socket
+    elif mode == "persistent":
+        assert [line["response"] for line in lines] == events
+    else:
+        assert [line["response"]["event"] for line in lines] == events
+        pids = {line["response"]["pid"] for line in lines}  # each bootstrap is in its worker's place: no restarts
+        assert 1 <= len(pids) <= stderr.count("runtime_go started") <= 2
+    assert processes_with(marker) == [] and processes_with("-m awslambdaric") == []

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, invoke, like_a_supervisor, settings_environ
+from conftest import ROOT, emulate, invoke, like_a_supervisor
 
 FD_BOOTSTRAP = ROOT / "tests" / "runtime_handlers" / "fd_bootstrap"
 RAW_BOOTSTRAP = ROOT / "tests" / "runtime_handlers" / "raw_bootstrap"
@@ -23,18 +23,14 @@ RUNTIMES = {
 }
 
 
-def emulate(events: list, task_root=ROOT, **env: str) -> tuple[int, list[dict], str]:
-    environ = settings_environ(BRIDGE_MODE="runtime-api", **env)
-    done = subprocess.run([sys.executable, "-m", "bridge.emulator", "--task-root", str(task_root)],
-                          input=b"\n".join(json.dumps(e).encode() for e in events), capture_output=True,
-                          cwd=ROOT, env=environ, timeout=120)
-    return done.returncode, [json.loads(line) for line in done.stdout.splitlines()], done.stderr.decode()
+def emulate_handoff(events: list, task_root=ROOT, **env: str) -> tuple[int, list[dict], str]:
+    return emulate(events, "--task-root", str(task_root), BRIDGE_MODE="runtime-api", **env)
 
 
 @pytest.mark.parametrize("name", sorted(RUNTIMES))
 def test_each_example_runtime_answers_and_posts_its_own_errors(project_binaries, name):
     binary, error_type, key = RUNTIMES[name]
-    code, lines, _ = emulate([{"n": 1}, "fail", {"n": 2}], BRIDGE_BINARY=binary)
+    code, lines, _ = emulate_handoff([{"n": 1}, "fail", {"n": 2}], BRIDGE_BINARY=binary)
     assert code == 1  # one event failed
     assert lines[0]["response"][key] == {"n": 1} and lines[2]["response"][key] == {"n": 2}
     assert lines[1]["error"]["errorType"] == error_type  # posted by the runtime itself, as on provided.al2023
@@ -42,7 +38,7 @@ def test_each_example_runtime_answers_and_posts_its_own_errors(project_binaries,
 
 
 def test_the_process_is_the_runtime_and_the_headers_reach_it(project_binaries):
-    code, lines, _ = emulate([{"k": 1}], BRIDGE_BINARY="bin/runtime_go", BRIDGE_HANDLER="main.handle")
+    code, lines, _ = emulate_handoff([{"k": 1}], BRIDGE_BINARY="bin/runtime_go", BRIDGE_HANDLER="main.handle")
     seen = lines[0]["response"]
     assert code == 0
     assert seen["pid"] == lines[0]["runtimePid"]  # the pid the emulator started: awslambdaric became the bootstrap
@@ -51,7 +47,7 @@ def test_the_process_is_the_runtime_and_the_headers_reach_it(project_binaries):
 
 
 def test_nothing_of_the_bridge_stays_open_in_the_bootstrap():
-    code, lines, _ = emulate([{}], BRIDGE_BINARY=str(FD_BOOTSTRAP), BRIDGE_HANDLER="fn.handle")
+    code, lines, _ = emulate_handoff([{}], BRIDGE_BINARY=str(FD_BOOTSTRAP), BRIDGE_HANDLER="fn.handle")
     seen = lines[0]["response"]
     assert code == 0 and seen["pid"] == lines[0]["runtimePid"]
     assert sorted(seen["fds"]) == ["0", "1", "2"] and seen["fds"]["0"] == "/dev/null" and seen["stdin"] == ""
@@ -74,13 +70,13 @@ def test_a_body_that_is_not_json_reaches_the_invoker_exactly(runtime_api):
     """Handoff: the bootstrap posts to the runtime API itself. Proxy: the handler returns the bytes, which
     awslambdaric posts as they are. Either way the invoker gets the very bytes, as on provided.al2023."""
     body = b"\xff\xfe raw \x00 bytes\r\n"
-    code, lines, _ = emulate([{"base64": base64.b64encode(body).decode()}], BRIDGE_BINARY=str(RAW_BOOTSTRAP),
+    code, lines, _ = emulate_handoff([{"base64": base64.b64encode(body).decode()}], BRIDGE_BINARY=str(RAW_BOOTSTRAP),
                              BRIDGE_RUNTIME_API=runtime_api)
     assert code == 0 and base64.b64decode(lines[0]["responseBase64"]) == body
 
 
 def test_proxy_keeps_the_interpreter(project_binaries):
-    code, lines, _ = emulate([{"k": 1}], BRIDGE_BINARY="bin/runtime_go", BRIDGE_RUNTIME_API="proxy")
+    code, lines, _ = emulate_handoff([{"k": 1}], BRIDGE_BINARY="bin/runtime_go", BRIDGE_RUNTIME_API="proxy")
     assert code == 0 and lines[0]["response"]["pid"] != lines[0]["runtimePid"]
 
 
@@ -97,7 +93,7 @@ def task_root(tmp_path, binary_source, mode: int):
 
 def test_a_bootstrap_without_its_exec_bit_runs_from_its_tmp_copy(project_binaries, tmp_path):
     task = task_root(tmp_path, project_binaries / "runtime_go", 0o644)
-    code, lines, err = emulate([{"k": 1}], task_root=task, BRIDGE_BINARY="bin/runtime", TMPDIR=str(tmp_path))
+    code, lines, err = emulate_handoff([{"k": 1}], task_root=task, BRIDGE_BINARY="bin/runtime", TMPDIR=str(tmp_path))
     assert code == 0 and lines[0]["response"]["event"] == {"k": 1}
     assert lines[0]["response"]["pid"] == lines[0]["runtimePid"]
     assert "is not executable" in err and list(tmp_path.glob("exec-bridge-*/runtime-*"))
@@ -109,7 +105,7 @@ def test_errors_before_the_exec_are_init_errors(tmp_path, setup, error_type):
     if setup == "not-elf":
         (task / "bin" / "runtime").write_bytes(b"MZ\x90\x00 not an executable for this machine")
         (task / "bin" / "runtime").chmod(0o755)
-    code, lines, _ = emulate([{}], task_root=task, BRIDGE_BINARY="bin/runtime")
+    code, lines, _ = emulate_handoff([{}], task_root=task, BRIDGE_BINARY="bin/runtime")
     assert code == 1 and lines[0]["initError"]["errorType"] == error_type
 
 

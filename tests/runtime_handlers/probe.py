@@ -1,6 +1,7 @@
 """A small Python Lambda handler, run by the real awslambdaric in the tests."""
 
 import os
+import time
 
 
 class OrderRejected(Exception):
@@ -12,6 +13,8 @@ def handler(event, context):
         raise OrderRejected("out of stock")
     if event == "print":
         print("a line printed by the handler")
+    if isinstance(event, dict) and "sleep" in event:  # keeps this worker busy
+        time.sleep(event["sleep"])
     return {
         "event": event,
         "pid": os.getpid(),
