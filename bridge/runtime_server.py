@@ -41,7 +41,7 @@ class Delivery:
     """One event handed to the runtime, and what it answered."""
 
     __slots__ = ("request_id", "body", "headers", "outcome", "answer", "content_type", "error_type", "streamed",
-                 "problem")
+                 "problem", "delivered")
 
     def __init__(self, request_id: str, body: bytes, headers: dict[str, str]) -> None:
         self.request_id = request_id
@@ -53,6 +53,7 @@ class Delivery:
         self.error_type = ""
         self.streamed = False  # posted with Lambda-Runtime-Function-Response-Mode: streaming
         self.problem = ""
+        self.delivered = False  # handed to a ``next``: from then on the runtime has it
 
     def done(self) -> bool:
         return self.outcome is not None
@@ -163,6 +164,7 @@ class RuntimeServer(LoopbackServer):
         while self._queued and self._parked:
             connection, request = self._parked.popleft()
             delivery = self._queued.popleft()
+            delivery.delivered = True
             self._current[delivery.request_id] = delivery
             self._respond(connection, request, 200, delivery.body, delivery.headers)
 

@@ -292,3 +292,14 @@ def test_concurrent_next_requests_are_matched_by_request_id(server):
     finally:
         for worker in workers:
             worker.close()
+
+
+def test_an_event_queued_when_the_runtime_exits_goes_to_a_new_runtime(make_bridge, go_runtimes):
+    """aws-lambda-go posts a panic's error, then exits: the next event, offered before the exit and never
+    taken, is answered by a new runtime, as Lambda starts one for it."""
+    bridge = make_bridge("", binary=go_runtimes["chunked_go"], mode="runtime-api")
+    pid = bridge.mode.child.pid
+    with pytest.raises(errors.BinaryError) as caught:
+        invoke(bridge, "panic")
+    assert type(caught.value).__name__ == "errorString"
+    assert invoke(bridge, 1)["echo"] == 1 and bridge.mode.child.pid != pid

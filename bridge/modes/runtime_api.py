@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 
-from .. import codec
+from .. import codec, logs
 from ..context import function_variables, plain
 from ..errors import (
     BinaryExitError,
@@ -140,7 +140,18 @@ class RuntimeApi(LongLived):
         """Hand one event to the runtime; its response, or the error it posted, as a typed exception."""
         delivery = self.submit(event, invocation)
         self.wait(invocation, delivery.done)
+        if self._exited_before_taking(delivery):  # aws-lambda-go exits right after posting a panic's error
+            logs.warn(f"the runtime exited with status {self.child and self.child.returncode} before asking for "
+                      "this invocation; a new runtime gets it")
+            self._discard()
+            delivery = self.submit(event, invocation)
+            self.wait(invocation, delivery.done)
         return self.settle(delivery, event, invocation)
+
+    def _exited_before_taking(self, delivery: Delivery) -> bool:
+        """The runtime ended with the event still queued: it never had it, so another may take it, as Lambda
+        starts a new runtime for the next event after one exits."""
+        return not delivery.done() and not delivery.delivered and self.child is not None and not self.child.alive
 
     def submit(self, event: Event, invocation: Invocation) -> Delivery:
         """Queue one event for the runtime's next ``next`` (starting a runtime when none runs). Several may

@@ -5,7 +5,7 @@
 // (Lambda-Runtime-Function-Response-Mode: streaming, an HTTP integration response: a JSON prelude, eight
 // NUL bytes, then the body in pieces).
 //
-// Events: "fail" posts a typed error; "midfail" breaks off its response and sends the error in the
+// Events: "fail" posts a typed error; "panic" posts one and exits 100 ms later; "midfail" breaks off its response and sends the error in the
 // trailers; "drop" closes its connection mid-body and sleeps; any other event is answered
 // {"echo": event, "tenant": the Lambda-Runtime-Aws-Tenant-Id it was given}.
 package main
@@ -48,6 +48,10 @@ func main() {
 					[]byte(`{"errorMessage":"the reader broke off","errorType":"Go.ReaderFailed"}`)),
 			})
 			continue
+		case string(event) == `"panic"`: // as aws-lambda-go after a handler's panic: the error, then exit
+			post(id, "error", []byte(`{"errorMessage":"boom","errorType":"errorString"}`), "errorString", nil)
+			time.Sleep(100 * time.Millisecond)
+			os.Exit(1)
 		case string(event) == `"drop"`:
 			drop(id)
 			time.Sleep(time.Hour)
