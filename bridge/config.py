@@ -156,6 +156,7 @@ SETTINGS = frozenset({
     "BRIDGE_MAX_OUTPUT_BYTES", "BRIDGE_OUTPUT", "BRIDGE_STDERR_IS_ERROR", "BRIDGE_HTTP", "BRIDGE_HTTP_ERRORS",
     "BRIDGE_STDIN", "BRIDGE_STDERR_LEVEL", "BRIDGE_BATCH", "BRIDGE_BATCH_CONCURRENCY", "BRIDGE_BATCH_ALL_FAILED",
     "BRIDGE_RUNTIME_API", "BRIDGE_START", "BRIDGE_SNAPSTART", "BRIDGE_JSON", "BRIDGE_ALLOW_UNKNOWN",
+    "BRIDGE_CGI_PASS_ENV",
 })
 
 
@@ -189,6 +190,19 @@ def _arguments(env: Mapping[str, str]) -> tuple[str, ...]:
         raise BridgeConfigError(f"BRIDGE_ARGS={raw!r}: {exc}") from None
 
 
+_PATTERN_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_*?[]!")
+
+
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of environment variable names or shell-style patterns (``AWS_*``)."""
+    items = tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+    for item in items:
+        if not set(item) <= _PATTERN_CHARACTERS or item[0].isdigit():
+            raise BridgeConfigError(f"{name}: {item!r} is not a variable name or a pattern of one (letters, digits, "
+                                    f"_ and the wildcards * ? [ ]), e.g. AWS_REGION,AWS_*,DB_URL")
+    return items
+
+
 class Config:
     """The bridge's settings; immutable once read."""
 
@@ -213,6 +227,7 @@ class Config:
         "runtime_api",
         "start",
         "snapstart",
+        "cgi_pass_env",
     )
     task_root: str
     binary: str  # BRIDGE_BINARY, as given ('' when unset)
@@ -234,6 +249,7 @@ class Config:
     runtime_api: RuntimeApi
     start: Start
     snapstart: SnapStart
+    cgi_pass_env: tuple[str, ...]  # BRIDGE_CGI_PASS_ENV: the function's variables a CGI program also gets
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -278,4 +294,5 @@ class Config:
             runtime_api=_choice(env, "BRIDGE_RUNTIME_API", RuntimeApi.HANDOFF),
             start=_choice(env, "BRIDGE_START", Start.INIT),
             snapstart=_choice(env, "BRIDGE_SNAPSTART", SnapStart.RESTART),
+            cgi_pass_env=_names(env, "BRIDGE_CGI_PASS_ENV"),
         )

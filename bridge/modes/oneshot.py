@@ -32,16 +32,15 @@ class Oneshot:
     def call(self, event: Event, invocation: Invocation) -> Stdout:
         return Stdout(self.run(event.stdin(self.config.stdin), invocation))
 
-    def run(self, payload: bytes, invocation: Invocation, extra_env: dict[str, str] | None = None,
+    def run(self, payload: bytes, invocation: Invocation, env: dict[str, str] | None = None,
             framing: int = 0) -> memoryview:
-        """Run the binary once on ``payload``; its stdout, or a typed error. ``extra_env`` adds to the
-        invocation's environment and ``framing`` to the bytes stdout may hold beyond the reply (CGI
-        mode's meta-variables and header section). The view is valid until the next run."""
+        """Run the binary once on ``payload``; its stdout, or a typed error. ``env`` replaces the function's
+        environment with the invocation's (CGI mode's own) and ``framing`` adds to the bytes stdout may hold
+        beyond the reply (CGI mode's header section). The view is valid until the next run."""
         config = self.config
         big = len(payload) > _SMALL
-        env = invocation.environ(self.program.environ)
-        if extra_env:
-            env.update(extra_env)
+        if env is None:
+            env = invocation.environ(self.program.environ)
         child = self.program.start(env, big_pipes=big, small_input=not big)
         stdout = Collected(config.max_output_bytes, self.storage, BIG_PIPE if big else _SMALL, framing)
         stderr = StreamLog("stderr", invocation.request_id)
