@@ -8,21 +8,25 @@
 #                         awslambdaric on the packaged zip (bench/end_to_end.py); prints Markdown tables
 #   ./build.sh package    build for serverless.yml's architecture, write dist/exec-bridge.zip
 #   ./build.sh layer      write dist/exec-bridge-layer.zip: the bridge as a Lambda layer (python/)
-#   ./build.sh check F... the checks every binary passes before it is packed
+#   ./build.sh bundle PROGRAM [NAME] [--with DIR[:DEST]]... [--env NAME=VALUE]...
+#                         make bin/NAME a self-contained bundle of a dynamically linked program: its shared
+#                         libraries (and, when they need a glibc newer than Lambda's 2.34, its own glibc and
+#                         loader) in bin/NAME.bundle/; --with copies data or plugin directories in, --env
+#                         points the program at them (paths relative to the bundle). See README.
+#   ./build.sh check F... the checks every binary passes before it is packed (a directory: all under it)
 # Environment: ARCH=x86_64|aarch64 (default: this machine), PYTHON (default: .venv's, else python3),
-#   FUNCTIONS="a b" builds only those src/ functions, PREBUILT (default: prebuilt) the folder of prebuilt ones,
-#   ALLOW_DYNAMIC=1 accepts dynamically linked binaries needing at most GLIBC 2.34 (Amazon Linux 2023).
+#   FUNCTIONS="a b" builds only those src/ functions, PREBUILT (default: prebuilt) the folder of prebuilt ones
+#   (a dynamically linked one is bundled), BIN (default: bin) where binaries go.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 if [ -z "${PYTHON:-}" ]; then
     if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 fi
-APT_PACKAGES="musl-tools crystal golang-go nim librust-serde-json-dev python3-venv gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libcgi-pm-perl curl unzip"
+APT_PACKAGES="musl-tools crystal golang-go nim librust-serde-json-dev python3-venv gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libcgi-pm-perl curl unzip zlib1g-dev patchelf bubblewrap jq sqlite3 pandoc imagemagick"
 ARCH=${ARCH:-$(uname -m)}
 BIN=${BIN:-bin}
 PREBUILT=${PREBUILT:-prebuilt}
-LAMBDA_GLIBC=2.34
 
 die() { echo "build.sh: $*" >&2; exit 1; }
 
@@ -32,31 +36,11 @@ up_to_date() {
     [ -z "$(find "$2" -type f -newer "$1" -print -quit)" ]
 }
 
-# The machine name readelf prints for the target architecture.
-readelf_machine() {
-    case "$1" in
-        x86_64) echo "Advanced Micro Devices X86-64" ;;
-        aarch64) echo "AArch64" ;;
-        *) die "unsupported architecture '$1' (x86_64 or aarch64)" ;;
-    esac
-}
-
-# Refuse a binary that is not a static ELF for the target architecture.
+# Refuse an ELF file that could not run on Lambda: wrong architecture, a glibc too new, a library it needs
+# missing from its bundle (scripts/check_elf.py says which and how to fix it). $1 may be a directory.
 check_binary() {
-    local file=$1 machine
-    readelf -h "$file" >/dev/null 2>&1 || die "$file is not an ELF file"
-    machine=$(readelf -h "$file" | sed -n 's/^ *Machine: *//p')
-    [ "$machine" = "$(readelf_machine "$ARCH")" ] ||
-        die "$file is built for '$machine', not $ARCH: fix its build in build.sh or set ARCH"
-    if readelf -lW "$file" | grep -q 'Requesting program interpreter'; then
-        [ "${ALLOW_DYNAMIC:-}" = 1 ] ||
-            die "$file is dynamically linked: Lambda's glibc ($LAMBDA_GLIBC) may be older than this machine's; link it statically (or set ALLOW_DYNAMIC=1)"
-        local newest
-        newest=$(readelf -VW "$file" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)
-        if [ -n "$newest" ] && [ "$(printf '%s\n%s\n' "$newest" "$LAMBDA_GLIBC" | sort -V | tail -n 1)" != "$LAMBDA_GLIBC" ]; then
-            die "$file needs GLIBC_$newest but Lambda (Amazon Linux 2023) has $LAMBDA_GLIBC: link it statically"
-        fi
-    fi
+    "$PYTHON" -c 'import elftools' 2>/dev/null || die "the checks need pyelftools: run ./build.sh deps (or set PYTHON)"
+    "$PYTHON" scripts/check_elf.py --arch "$ARCH" "$@" || die "$* cannot run on Lambda (see above)"
 }
 
 build_c() {
@@ -144,13 +128,14 @@ build_all() {
         fi
         check_binary "$out"
         chmod 0755 "$out"
-        echo "built $out ($(stat -c %s "$out") bytes, static, $ARCH)"
+        echo "built $out ($(stat -c %s "$out") bytes, $ARCH)"
     done
     prebuilt
     echo "$ARCH" > "$BIN/.arch"
 }
 
-# prebuilt/<fn>: a binary built elsewhere (or a script), copied to bin/<fn> and checked like a built one.
+# prebuilt/<fn>: a binary built elsewhere (or a script), copied to bin/<fn> and checked like a built one; a
+# dynamically linked one is bundled with its libraries (bin/<fn>.bundle/), as ./build.sh bundle does.
 prebuilt() {
     local file name
     [ -d "$PREBUILT" ] || return 0
@@ -158,11 +143,29 @@ prebuilt() {
         [ -f "$file" ] || continue
         name=$(basename "$file")
         case "$name" in README*|.*) continue ;; esac
+        if head -c 2 "$file" | grep -q '^#!'; then
+            install -m 0755 "$file" "$BIN/$name"; echo "copied $BIN/$name (script)"; continue
+        fi
+        if readelf -lW "$file" 2>/dev/null | grep -q 'Requesting program interpreter'; then
+            bundle "$file" "$name"
+            continue
+        fi
         install -m 0755 "$file" "$BIN/$name"
-        if head -c 2 "$file" | grep -q '^#!'; then echo "copied $BIN/$name (script)"; continue; fi
         check_binary "$BIN/$name"
         echo "copied $BIN/$name ($(stat -c %s "$file") bytes, checked for $ARCH)"
     done
+}
+
+# ./build.sh bundle PROGRAM [NAME] [options]: scripts/bundle.py, then the checks on what it wrote.
+bundle() {
+    local program=${1:?usage: ./build.sh bundle PROGRAM [NAME] [--with DIR[:DEST]]... [--env NAME=VALUE]...} name
+    shift
+    name=$(basename "$program")
+    if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then name=$1; shift; fi
+    command -v patchelf >/dev/null || die "bundle needs patchelf (apt-get install patchelf, or ./build.sh deps)"
+    mkdir -p "$BIN"
+    "$PYTHON" scripts/bundle.py "$program" --name "$name" --bin "$BIN" --arch "$ARCH" "$@"
+    check_binary "$BIN/$name" "$BIN/$name.bundle"
 }
 
 deps() {
@@ -226,12 +229,8 @@ package() {
     esac
     [ "$ARCH" = "$(uname -m)" ] || BIN=.build/bin-$ARCH
     build_all
-    local file
-    for file in "$BIN"/*; do  # everything that goes in passes the checks, whoever put it there
-        [ -f "$file" ] || continue
-        head -c 2 "$file" | grep -q '^#!' && continue
-        (check_binary "$file") || die "$file fails the checks above: it cannot go into the package. Rebuild it statically (see README: Writing a function), or remove it from $BIN"
-    done
+    # Everything that goes in passes the checks, whoever put it there.
+    (check_binary "$BIN") || die "$BIN holds files that cannot run on Lambda (above): they cannot go into the package. Bundle them (./build.sh bundle), rebuild them statically (README: Writing a function), or remove them from $BIN"
     "$PYTHON" scripts/package.py --bin "$BIN" --out dist/exec-bridge.zip
 }
 
@@ -252,7 +251,7 @@ case "${1:-build}" in
         else
             cmd=$2; [ "$cmd" = build ] && cmd=""  # ./build.sh with no command builds
             usage | awk -v cmd="$cmd" '$0 ~ "^  \\./build.sh " cmd "( |$)" {show=1; print; next} show && /^   / {print; next} {show=0}' | grep . ||
-                die "unknown command '$2' (deps, build, test, bench, package, layer, check)"
+                die "unknown command '$2' (deps, build, test, bench, package, layer, bundle, check)"
         fi ;;
     deps)
         deps ;;
@@ -274,7 +273,9 @@ case "${1:-build}" in
     layer)
         layer ;;
     check)
-        for file in "${@:2}"; do check_binary "$file"; echo "$file: ELF for $ARCH, loadable on Lambda"; done ;;
+        check_binary "${@:2}"; echo "${*:2}: loadable on Lambda ($ARCH)" ;;
+    bundle)
+        bundle "${@:2}" ;;
     *)
-        die "unknown command '$1' (deps, build, test, bench, package, layer, check; ./build.sh --help)" ;;
+        die "unknown command '$1' (deps, build, test, bench, package, layer, bundle, check; ./build.sh --help)" ;;
 esac

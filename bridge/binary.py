@@ -143,10 +143,26 @@ def _copy_executable(path: str) -> str:
     return copy
 
 
-def prepare(task_root: str, configured: str) -> str:
-    """The path to execute: the located binary, or its executable copy in /tmp."""
-    path = locate(task_root, configured)
-    check_format(path)
+def program(task_root: str, configured: str, args: tuple[str, ...], environ: dict[str, str]) -> Program:
+    """The binary, ready to start: located, checked, executable; a bundle (``./build.sh bundle``) with its
+    own variables, and through its own loader when it carries its own glibc."""
+    located = locate(task_root, configured)
+    check_format(located)
+    from . import bundle  # one failed open for a binary that is no bundle
+
+    manifest = bundle.read(located)
+    if manifest is None:
+        return Program(executable(located), args, environ)
+    env = bundle.environment(located, manifest, environ)
+    through = bundle.loader_argv(located, manifest)
+    if through is None:
+        return Program(executable(located), args, env)
+    loader, before = through
+    return Program(executable(loader), (*before, *args), env)
+
+
+def executable(path: str) -> str:
+    """``path``, or its executable copy in /tmp when its exec bit was lost."""
     if os.access(path, os.X_OK):
         return path
     copy = _copy_executable(path)

@@ -30,7 +30,7 @@ def _no_front_door(value: object) -> None:
     return None
 
 
-def _http_front_door(value: object) -> FrontDoor | None:
+def _http_front_door(value: object, content_type: str) -> FrontDoor | None:
     """The HTTP front door a proxy request came through. Every format carries a ``requestContext``
     (tests/test_events.py keeps it so): other events never import the HTTP package, so a function that
     gets none (a queue worker) never pays for it, at init or later."""
@@ -38,7 +38,7 @@ def _http_front_door(value: object) -> FrontDoor | None:
         return None
     from .http import front_door
 
-    return front_door(value)
+    return front_door(value, content_type)
 
 
 class Bridge:
@@ -48,8 +48,8 @@ class Bridge:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        path = binary.prepare(config.task_root, config.binary)
-        self.program = binary.Program(path, config.args, binary.base_environment(os.environ))
+        self.program = binary.program(config.task_root, config.binary, config.args,
+                                      binary.base_environment(os.environ))
         if config.mode is Mode.RUNTIME_API and config.runtime_api is RuntimeApi.HANDOFF:
             # Under a runtime client handler.py hands the process over before a Bridge is made.
             logs.warn("BRIDGE_RUNTIME_API=handoff, but no runtime client imported the handler (the CLI, a "
@@ -61,7 +61,8 @@ class Bridge:
         needs_http = config.http is Http.AUTO or config.stdin is Stdin.BODY or http_only
         self._front_door: Callable[[object], FrontDoor | None] = _no_front_door
         if needs_http:
-            self._front_door = _http_front_door
+            content_type = config.content_type
+            self._front_door = lambda value: _http_front_door(value, content_type)
         self._shape = config.http is Http.AUTO or http_only
         self._batch: Runner | None = None
         if config.batch is Batching.RECORDS:

@@ -37,8 +37,8 @@ def hand_over(task_root: str) -> NoReturn:
     from .config import Config
 
     config = Config.from_environ(task_root)
-    path = binary.prepare(config.task_root, config.binary)
-    exec_bootstrap(binary.Program(path, config.args, binary.base_environment(os.environ)), config)
+    program = binary.program(config.task_root, config.binary, config.args, binary.base_environment(os.environ))
+    exec_bootstrap(program, config)
 
 
 def bootstrap_environment(program: Program, config: Config) -> dict[str, str]:

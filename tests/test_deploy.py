@@ -298,7 +298,7 @@ def dynamic_binary(tmp_path, source: str = NEWER_GLIBC):
     return out
 
 
-def test_prebuilt_binaries_are_copied_and_checked(tmp_path, project_binaries):
+def test_prebuilt_binaries_are_copied_checked_and_bundled(tmp_path, project_binaries):
     prebuilt, out = tmp_path / "prebuilt", tmp_path / "bin"
     prebuilt.mkdir()
     shutil.copy(project_binaries / "hello", prebuilt / "legacy")
@@ -309,11 +309,11 @@ def test_prebuilt_binaries_are_copied_and_checked(tmp_path, project_binaries):
     assert (out / "legacy").read_bytes() == (project_binaries / "hello").read_bytes()
     assert stat.S_IMODE((out / "tool.sh").stat().st_mode) == 0o755
     shutil.copy(dynamic_binary(tmp_path), prebuilt / "legacy")  # one that needs a newer glibc than Lambda's
-    refused = subprocess.run([str(ROOT / "build.sh")], env=env, capture_output=True, text=True)
-    assert refused.returncode != 0 and "dynamically linked" in refused.stderr and "statically" in refused.stderr
-    env["ALLOW_DYNAMIC"] = "1"  # even then: it needs more than Lambda's glibc
-    refused = subprocess.run([str(ROOT / "build.sh")], env=env, capture_output=True, text=True)
-    assert refused.returncode != 0 and "needs GLIBC_2.36" in refused.stderr and "statically" in refused.stderr
+    done = subprocess.run([str(ROOT / "build.sh")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((out / "legacy.bundle" / "bundle.json").read_text())
+    assert manifest["loader"] == "lib/ld-linux-x86-64.so.2" and "needs GLIBC_2.36" in manifest["why"]
+    assert "glibc: its own" in done.stdout and "needs GLIBC_2.36" in done.stdout  # it says which path and why
 
 
 def test_package_refuses_any_binary_in_bin_that_fails_the_checks(tmp_path, project_binaries):
@@ -323,21 +323,28 @@ def test_package_refuses_any_binary_in_bin_that_fails_the_checks(tmp_path, proje
     env = dict(os.environ, BIN=str(out), FUNCTIONS="hello", PREBUILT=str(tmp_path / "none"))
     done = subprocess.run([str(ROOT / "build.sh"), "package"], env=env, capture_output=True, text=True)
     assert done.returncode != 0
-    assert "dropped_in" in done.stderr and "cannot go into the package" in done.stderr
+    assert "dropped_in needs GLIBC_2.36" in done.stderr and "cannot go into the package" in done.stderr
 
 
-def test_binary_checks_before_packing(tmp_path, project_binaries):
-    dynamic = tmp_path / "dynamic"
-    (tmp_path / "dynamic.c").write_text("int main(void) { return 0; }\n")
-    subprocess.run(["gcc", "-o", str(dynamic), str(tmp_path / "dynamic.c")], check=True)
-    check = [str(ROOT / "build.sh"), "check"]
-    refused = subprocess.run([*check, str(dynamic)], capture_output=True, text=True)
-    assert refused.returncode != 0 and "dynamically linked" in refused.stderr and "statically" in refused.stderr
-    allowed = subprocess.run([*check, str(dynamic)], capture_output=True, text=True,
-                             env=dict(os.environ, ALLOW_DYNAMIC="1"))
-    assert allowed.returncode == 0, allowed.stderr  # needs nothing past GLIBC_2.34
-    wrong = subprocess.run([*check, str(project_binaries / "hello")], capture_output=True, text=True,
-                           env=dict(os.environ, ARCH="aarch64"))
+@pytest.mark.parametrize(("source", "flags", "refusal"), [
+    ("int main(void) { return 0; }\n", [], None),  # libc only, nothing past GLIBC_2.34: Lambda runs it as it is
+    (NEWER_GLIBC, [], "needs GLIBC_2.36 but Lambda's glibc (Amazon Linux 2023) is 2.34"),
+    ("#include <zlib.h>\nint main(void) { return zlibVersion()[0] == 0; }\n", ["-lz"],
+     "needs libz.so.1, which the package (Lambda's runtime provides only glibc) does not hold: bundle it"),
+])
+def test_binary_checks_before_packing(tmp_path, project_binaries, source, flags, refusal):
+    (tmp_path / "dynamic.c").write_text(source)
+    subprocess.run(["gcc", "-o", str(tmp_path / "dynamic"), str(tmp_path / "dynamic.c"), *flags], check=True)
+    done = subprocess.run([str(ROOT / "build.sh"), "check", str(tmp_path / "dynamic")], capture_output=True, text=True)
+    if refusal is None:
+        assert done.returncode == 0, done.stderr
+    else:
+        assert done.returncode != 0 and refusal in done.stderr
+
+
+def test_a_binary_for_another_architecture_is_refused(project_binaries):
+    wrong = subprocess.run([str(ROOT / "build.sh"), "check", str(project_binaries / "hello")], capture_output=True,
+                           text=True, env=dict(os.environ, ARCH="aarch64"))
     assert wrong.returncode != 0 and "not aarch64" in wrong.stderr
 
 
@@ -399,3 +406,16 @@ def test_osls_never_ships_a_stale_zip(packaged):
     fresh = subprocess.run([str(NODE_BIN / "osls"), "package"], cwd=ROOT, capture_output=True, text=True,
                            env=tool_env(), timeout=300)
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+
+
+def test_a_package_over_lambdas_250_mb_is_refused_naming_what_takes_the_room(monkeypatch):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import package
+
+    items = [("bin/pandoc", b"x" * 900, 0o755), ("bin/pandoc.bundle/lib/libgmp.so.10", b"x" * 200, 0o644),
+             ("handler.py", b"x" * 10, 0o644)]
+    assert package.check_size(items) == 1110
+    monkeypatch.setattr(package, "UNZIPPED_LIMIT", 1000)
+    with pytest.raises(SystemExit, match=r"1,110 bytes, over Lambda's 250 MB .*the largest: bin/pandoc 900, "
+                                         r"bin/pandoc.bundle 200"):
+        package.check_size(items)
