@@ -156,7 +156,7 @@ SETTINGS = frozenset({
     "BRIDGE_MAX_OUTPUT_BYTES", "BRIDGE_OUTPUT", "BRIDGE_STDERR_IS_ERROR", "BRIDGE_HTTP", "BRIDGE_HTTP_ERRORS",
     "BRIDGE_STDIN", "BRIDGE_STDERR_LEVEL", "BRIDGE_BATCH", "BRIDGE_BATCH_CONCURRENCY", "BRIDGE_BATCH_ALL_FAILED",
     "BRIDGE_RUNTIME_API", "BRIDGE_START", "BRIDGE_SNAPSTART", "BRIDGE_JSON", "BRIDGE_ALLOW_UNKNOWN",
-    "BRIDGE_CGI_PASS_ENV",
+    "BRIDGE_CGI_PASS_ENV", "BRIDGE_CONTENT_TYPE",
 })
 
 
@@ -203,6 +203,15 @@ def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return items
 
 
+def _content_type(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    kind, slash, subtype = value.partition("/")
+    if value and not (slash and kind.strip() and subtype.strip() and value.isprintable() and value.isascii()):
+        raise BridgeConfigError(f"{name}={value!r} is not a media type (type/subtype, e.g. image/jpeg or "
+                                f"text/html; charset=utf-8)")
+    return value
+
+
 class Config:
     """The bridge's settings; immutable once read."""
 
@@ -228,6 +237,7 @@ class Config:
         "start",
         "snapstart",
         "cgi_pass_env",
+        "content_type",
     )
     task_root: str
     binary: str  # BRIDGE_BINARY, as given ('' when unset)
@@ -250,6 +260,7 @@ class Config:
     start: Start
     snapstart: SnapStart
     cgi_pass_env: tuple[str, ...]  # BRIDGE_CGI_PASS_ENV: the function's variables a CGI program also gets
+    content_type: str  # BRIDGE_CONTENT_TYPE: an HTTP response's type for output wrapped as one ('' to sniff)
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -295,4 +306,5 @@ class Config:
             start=_choice(env, "BRIDGE_START", Start.INIT),
             snapstart=_choice(env, "BRIDGE_SNAPSTART", SnapStart.RESTART),
             cgi_pass_env=_names(env, "BRIDGE_CGI_PASS_ENV"),
+            content_type=_content_type(env, "BRIDGE_CONTENT_TYPE"),
         )

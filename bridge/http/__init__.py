@@ -42,22 +42,39 @@ def _answered_otherwise(event: dict) -> bool:
     return isinstance(context, dict) and ("eventType" in context or "connectionId" in context)
 
 
-def front_door(event: object) -> FrontDoor | None:
-    """The HTTP front door ``event`` came through, or None for any other event."""
+def front_door(event: object, content_type: str = "") -> FrontDoor | None:
+    """The HTTP front door ``event`` came through, or None for any other event; ``content_type`` is
+    ``BRIDGE_CONTENT_TYPE``."""
     fmt = detect(event)
     if fmt is None or not isinstance(event, dict):
         return None
-    return FrontDoor(fmt, event)
+    return FrontDoor(fmt, event, content_type)
+
+
+# The formats a binary's bytes are recognised as when it cannot say (BRIDGE_CONTENT_TYPE unset), by their start.
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"%PDF-", "application/pdf"),
+               (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"), (b"PK\x03\x04", "application/zip"))
+
+
+def sniff(body: bytes) -> str:
+    """The content type of a common binary format (PNG, JPEG, PDF, GIF, WebP, ZIP), else ''."""
+    for signature, kind in _SIGNATURES:
+        if body.startswith(signature):
+            return kind
+    if body[:4] == b"RIFF" and body[8:12] == b"WEBP":
+        return "image/webp"
+    return ""
 
 
 class FrontDoor:
     """An HTTP event's integration: the request it carries, and replies made into its response."""
 
-    __slots__ = ("format", "event", "_request")
+    __slots__ = ("format", "event", "content_type", "_request")
 
-    def __init__(self, fmt: EventFormat, event: dict) -> None:
+    def __init__(self, fmt: EventFormat, event: dict, content_type: str = "") -> None:
         self.format = fmt
         self.event = event
+        self.content_type = content_type  # BRIDGE_CONTENT_TYPE: every wrapped output's type ('' to tell by it)
         self._request: Request | None = None
 
     def request(self) -> Request:
@@ -67,8 +84,14 @@ class FrontDoor:
 
     def output(self, raw: bytes | bytearray | memoryview, json_output: bool) -> dict:
         """The binary's stdout: its own proxy response (checked), or a 200 around the output typed by
-        what it is: JSON (when ``json_output``), UTF-8 text, or bytes (base64)."""
+        ``BRIDGE_CONTENT_TYPE``, else by what it is: JSON (when ``json_output``), a common binary format,
+        UTF-8 text, or other bytes (base64 when not UTF-8)."""
         body = bytes(raw)
+        if self.content_type:
+            return self.response(Response(200, [("Content-Type", self.content_type)], body))
+        sniffed = sniff(body)
+        if sniffed:
+            return self.response(Response(200, [("Content-Type", sniffed)], body))
         if json_output and body.strip():
             try:
                 value = codec.loads(body)
