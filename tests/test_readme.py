@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -12,6 +13,16 @@ from conftest import ROOT, settings_environ
 README = (ROOT / "README.md").read_text()
 # Not run here: the test suite itself (this is it), and what needs an AWS account.
 NOT_HERE = ("./build.sh test", "osls deploy", "sam deploy")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def bin_as_it_was(project_binaries):
+    """The commands run in order, as a reader would, one building on another (a bundle, then its use); what
+    they added to bin/ is removed after them, so that no other test packs it."""
+    before = set(project_binaries.iterdir())
+    yield
+    for added in set(project_binaries.iterdir()) - before:
+        shutil.rmtree(added) if added.is_dir() else added.unlink()
 
 
 def commands() -> list[str]:
