@@ -158,7 +158,7 @@ def program(task_root: str, configured: str, args: tuple[str, ...], environ: dic
     if through is None:
         return Program(executable(located), args, env)
     loader, before = through
-    return Program(executable(loader), (*before, *args), env)
+    return Program(executable(loader), (*before, *args), env, located)
 
 
 def executable(path: str) -> str:
@@ -209,12 +209,13 @@ def base_environment(environ: dict[str, str] | os._Environ) -> dict[str, str]:
 class Program:
     """The binary, ready to start: its argv and the environment every call starts from."""
 
-    __slots__ = ("path", "argv", "environ")
+    __slots__ = ("path", "argv", "environ", "name")
 
-    def __init__(self, path: str, args: tuple[str, ...], environ: dict[str, str]) -> None:
-        self.path = path
+    def __init__(self, path: str, args: tuple[str, ...], environ: dict[str, str], name: str = "") -> None:
+        self.path = path  # what is executed: the program, or the loader of a bundle with its own glibc
         self.argv = (path, *args)
         self.environ = environ
+        self.name = name or path  # the program itself
 
     def start(self, env: dict[str, str], *, big_pipes: bool = False, small_input: bool = False) -> Child:
         """Spawn it (no shell, own process group); exec failures become typed errors."""

@@ -45,7 +45,7 @@ def bootstrap_environment(program: Program, config: Config) -> dict[str, str]:
     """What the bootstrap expects on provided.al2023: ``_HANDLER``, ``LAMBDA_TASK_ROOT``, and the rest
     of the function's environment (``AWS_LAMBDA_RUNTIME_API`` included)."""
     env = dict(program.environ)
-    env["_HANDLER"] = config.handler or os.path.basename(program.path)
+    env["_HANDLER"] = config.handler or os.path.basename(program.name)
     env["LAMBDA_TASK_ROOT"] = config.task_root
     return env
 

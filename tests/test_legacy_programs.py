@@ -184,3 +184,12 @@ def test_sqlite3_answers_a_query_read_from_stdin(package):
                                  BRIDGE_BINARY="bin/sqlite3", BRIDGE_STDIN="body", BRIDGE_ARGS="-json :memory:")
     response = lines[0]["response"]
     assert response["statusCode"] == 200 and json.loads(response["body"]) == [{"answer": 42, "quoted": "it's"}]
+
+
+def test_a_bundle_with_its_own_loader_is_still_named_for_itself(package):
+    """Started through its loader, jq keeps its own name: argv[0] (--argv0), and runtime-api's _HANDLER."""
+    task, _, _ = package
+    program = binary.program(str(task), "bin/jq", ("-n", "$__prog_name"), {})
+    assert program.path.endswith("jq.bundle/lib/ld-linux-x86-64.so.2")
+    assert program.name == str(task / "bin" / "jq") and program.argv[1:6] == (
+        "--library-path", str(task / "bin" / "jq.bundle" / "lib"), "--argv0", program.name, program.name)

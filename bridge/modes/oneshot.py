@@ -46,7 +46,7 @@ class Oneshot:
         program, args = self.program, self.program.argv[1:]
         with CallDirectory() as files:
             files.write_input(args, payload)
-            on_files = Program(program.path, files.argv(args), program.environ)
+            on_files = Program(program.path, files.argv(args), program.environ, program.name)
             if not writes_output(args):
                 return bytes(self.run(b"", invocation, program=on_files))
             self.run(b"", invocation, program=on_files, stdout_is_log=True)

@@ -210,7 +210,7 @@ class RuntimeApi(LongLived):
         server = self.server = RuntimeServer(self.port, self.config.max_output_bytes)
         env = {**function_variables(self.program.environ), **self.program.environ}
         env["AWS_LAMBDA_RUNTIME_API"] = server.address
-        env["_HANDLER"] = self.config.handler or os.path.basename(self.program.path)
+        env["_HANDLER"] = self.config.handler or os.path.basename(self.program.name)
         env["LAMBDA_TASK_ROOT"] = self.config.task_root
         try:
             child = self.child = self.program.start(env)
