@@ -5,7 +5,8 @@
 #                         Nim, or a bootstrap script), and copy prebuilt/<function> there, checked
 #   ./build.sh test       build, then run the test suite (ruff + mypy + pytest)
 #   ./build.sh bench      build, then run the benchmarks: in-process (bench/run.py), then end to end under
-#                         awslambdaric on the packaged zip (bench/end_to_end.py); prints Markdown tables
+#                         awslambdaric on the packaged zip (bench/end_to_end.py), then memory in the box
+#                         (bench/box.py, with podman); prints Markdown tables
 #   ./build.sh package    build for serverless.yml's architecture, write dist/exec-bridge.zip
 #   ./build.sh layer      write dist/exec-bridge-layer.zip: the bridge as a Lambda layer (python/)
 #   ./build.sh bundle PROGRAM [NAME] [--with DIR[:DEST]]... [--env NAME=VALUE]...
@@ -13,17 +14,24 @@
 #                         libraries (and, when they need a glibc newer than Lambda's 2.34, its own glibc and
 #                         loader) in bin/NAME.bundle/; --with copies data or plugin directories in, --env
 #                         points the program at them (paths relative to the bundle). See README.
+#   ./build.sh image [lambda|debian] [PACKAGES...]
+#                         build the function as a container image with podman: localhost/exec-bridge:latest on
+#                         AWS's Lambda Python base (Dockerfile), or localhost/exec-bridge:debian on a Debian
+#                         base with awslambdaric as its entry point (Dockerfile.debian); PACKAGES are Debian
+#                         packages installed into it. A base that cannot be pulled is stood in for by one
+#                         made with debootstrap (said so). Installs podman, runc and debootstrap if missing.
 #   ./build.sh check F... the checks every binary passes before it is packed (a directory: all under it)
 # Environment: ARCH=x86_64|aarch64 (default: this machine), PYTHON (default: .venv's, else python3),
 #   FUNCTIONS="a b" builds only those src/ functions, PREBUILT (default: prebuilt) the folder of prebuilt ones
-#   (a dynamically linked one is bundled), BIN (default: bin) where binaries go.
+#   (a dynamically linked one is bundled), BIN (default: bin) where binaries go; for image, IMAGE_TAG (its
+#   name) and IMAGE_CONTEXT (default: .build/image, its build context).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 if [ -z "${PYTHON:-}" ]; then
     if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 fi
-APT_PACKAGES="musl-tools crystal golang-go nim librust-serde-json-dev python3-venv gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libcgi-pm-perl curl unzip zlib1g-dev patchelf bubblewrap jq sqlite3 pandoc imagemagick"
+APT_PACKAGES="musl-tools crystal golang-go nim librust-serde-json-dev python3-venv gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libcgi-pm-perl curl unzip zlib1g-dev patchelf bubblewrap jq sqlite3 pandoc imagemagick podman runc catatonit debootstrap"
 ARCH=${ARCH:-$(uname -m)}
 BIN=${BIN:-bin}
 PREBUILT=${PREBUILT:-prebuilt}
@@ -231,7 +239,84 @@ package() {
     build_all
     # Everything that goes in passes the checks, whoever put it there.
     (check_binary "$BIN") || die "$BIN holds files that cannot run on Lambda (above): they cannot go into the package. Bundle them (./build.sh bundle), rebuild them statically (README: Writing a function), or remove them from $BIN"
-    "$PYTHON" scripts/package.py --bin "$BIN" --out dist/exec-bridge.zip
+    "$PYTHON" scripts/package.py --bin "$BIN" --out "${1:-dist/exec-bridge.zip}" ${2:+--runtime "$2"}
+}
+
+# Containers: podman with runc (crun refuses these machines' hybrid cgroups) and no default ulimits (no
+# CAP_SYS_RESOURCE here); a registry that cannot be reached is replaced by bases made with debootstrap.
+LAMBDA_BASE=public.ecr.aws/lambda/python:3.12
+STANDIN_BASE=localhost/lambda-python-standin:latest
+DEBIAN_BASE=localhost/exec-bridge-debian:bookworm
+podman_setup() {
+    local missing="" pkg
+    for pkg in podman runc catatonit debootstrap; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $pkg"
+    done
+    if [ -n "$missing" ]; then
+        echo "build.sh: installing$missing (apt)" >&2
+        local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+        $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+    fi
+    mkdir -p .build
+    printf '[containers]\ndefault_ulimits = []\n' > .build/containers.conf
+    export CONTAINERS_CONF=$PWD/.build/containers.conf
+    PODMAN="podman --runtime runc"
+}
+
+# A Debian 12 root (debootstrap, ~40 s, once) imported as $DEBIAN_BASE.
+debian_base() {
+    $PODMAN image exists "$DEBIAN_BASE" && return 0
+    echo "build.sh: making $DEBIAN_BASE with debootstrap (Debian 12 with python3, about a minute, once)" >&2
+    rm -rf .build/debian-root
+    debootstrap --variant=minbase --include=python3,ca-certificates bookworm .build/debian-root http://deb.debian.org/debian >/dev/null ||
+        die "debootstrap failed (it needs Debian's package mirror)"
+    tar -C .build/debian-root -c . | $PODMAN import -q - "$DEBIAN_BASE" >/dev/null
+    rm -rf .build/debian-root
+}
+
+# awslambdaric and what it needs, unpacked from their wheels for $1 (pythonX.Y) into $2.
+runtime_client() {
+    local version=${1#python} pin
+    pin=$(grep -i '^awslambdaric' requirements-dev.txt)
+    rm -rf "$2" .build/ric-wheels && mkdir -p "$2" .build/ric-wheels
+    "$PYTHON" -m pip download -q --disable-pip-version-check --only-binary=:all: --platform "manylinux2014_$ARCH" \
+        --python-version "$version" --implementation cp --abi "cp${version/./}" --dest .build/ric-wheels "$pin" 2>/dev/null
+    for wheel in .build/ric-wheels/*.whl; do "$PYTHON" -m zipfile -e "$wheel" "$2"; done
+}
+
+# The Lambda base: AWS's, or a stand-in (deploy/lambda-standin.Containerfile) when it cannot be pulled.
+lambda_base() {
+    if $PODMAN image exists "$LAMBDA_BASE" || timeout 60 $PODMAN pull -q "$LAMBDA_BASE" >/dev/null 2>&1; then
+        echo "$LAMBDA_BASE"; return 0
+    fi
+    echo "build.sh: $LAMBDA_BASE cannot be pulled here (no registry): using $STANDIN_BASE, a stand-in made with debootstrap (Debian's Python 3.11, not the runtime's)" >&2
+    if ! $PODMAN image exists "$STANDIN_BASE"; then
+        debian_base
+        rm -rf .build/standin && mkdir -p .build/standin
+        runtime_client python3.11 .build/standin/ric
+        $PODMAN build -q -f deploy/lambda-standin.Containerfile --build-arg BASE="$DEBIAN_BASE" -t "$STANDIN_BASE" .build/standin >/dev/null
+    fi
+    echo "$STANDIN_BASE"
+}
+
+# ./build.sh image [lambda|debian] [PACKAGES...]
+image() {
+    local variant=${1:-lambda} base tag dockerfile python context=${IMAGE_CONTEXT:-.build/image}
+    [ $# -gt 0 ] && shift
+    podman_setup
+    case "$variant" in
+        lambda) base=$(lambda_base); tag=${IMAGE_TAG:-localhost/exec-bridge:latest}; dockerfile=Dockerfile ;;
+        debian) debian_base; base=$DEBIAN_BASE; tag=${IMAGE_TAG:-localhost/exec-bridge:debian}; dockerfile=Dockerfile.debian
+                echo "build.sh: on $DEBIAN_BASE (Debian 12, made with debootstrap); --build-arg BASE= in Dockerfile.debian takes any other" >&2 ;;
+        *) die "image: '$variant' is neither lambda nor debian" ;;
+    esac
+    python=$($PODMAN run --rm --entrypoint python3 "$base" -c 'import sys; print("python%d.%d" % sys.version_info[:2])')
+    rm -rf "$context" && mkdir -p "$context"
+    package "$context/function.zip" "$python" >&2
+    unzip -q "$context/function.zip" -d "$context/task"
+    [ "$variant" = debian ] && runtime_client "$python" "$context/ric"
+    $PODMAN build -q --network host -f "$dockerfile" --build-arg BASE="$base" --build-arg PACKAGES="$*" -t "$tag" "$context" >/dev/null
+    echo "built $tag ($dockerfile on $base, for $python$([ $# -gt 0 ] && echo ", with $*"))"
 }
 
 # dist/exec-bridge-layer.zip: the bridge as a Lambda layer (python/), for functions whose zip holds only bin/.
@@ -251,7 +336,7 @@ case "${1:-build}" in
         else
             cmd=$2; [ "$cmd" = build ] && cmd=""  # ./build.sh with no command builds
             usage | awk -v cmd="$cmd" '$0 ~ "^  \\./build.sh " cmd "( |$)" {show=1; print; next} show && /^   / {print; next} {show=0}' | grep . ||
-                die "unknown command '$2' (deps, build, test, bench, package, layer, bundle, check)"
+                die "unknown command '$2' (deps, build, test, bench, package, layer, bundle, image, check)"
         fi ;;
     deps)
         deps ;;
@@ -267,7 +352,9 @@ case "${1:-build}" in
         "$PYTHON" bench/run.py "${@:2}"
         echo
         package >/dev/null
-        "$PYTHON" bench/end_to_end.py ;;
+        "$PYTHON" bench/end_to_end.py
+        echo
+        "$PYTHON" bench/box.py ;;
     package)
         package ;;
     layer)
@@ -276,6 +363,8 @@ case "${1:-build}" in
         check_binary "${@:2}"; echo "${*:2}: loadable on Lambda ($ARCH)" ;;
     bundle)
         bundle "${@:2}" ;;
+    image)
+        image "${@:2}" ;;
     *)
-        die "unknown command '$1' (deps, build, test, bench, package, layer, bundle, check; ./build.sh --help)" ;;
+        die "unknown command '$1' (deps, build, test, bench, package, layer, bundle, image, check; ./build.sh --help)" ;;
 esac

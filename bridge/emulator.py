@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from .runtime_server import Delivery
+    from .sandbox import Box
+    from .types import Freezer
 
 EMULATED_NAME = "exec-bridge-emulated"
 
@@ -75,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="runtime workers, as Lambda Managed Instances run them (default: "
                              "AWS_LAMBDA_MAX_CONCURRENCY, else one runtime process)")
     parser.add_argument("--tenant-id", default="", help="the tenant every invocation is for (tenant isolation)")
+    box = parser.add_argument_group("Lambda in a box (podman): the function in a container, as Lambda runs it")
+    box.add_argument("--sandbox", action="store_true",
+                     help="read-only root, /tmp only writable, uid 993, the memory limit, frozen between calls; "
+                          "the task root mounted at /var/task on the Lambda base (./build.sh image makes it)")
+    box.add_argument("--image", help="run this container image instead (e.g. localhost/exec-bridge:latest)")
+    box.add_argument("--memory-mb", type=int, default=None,
+                     help="the memory limit (default: serverless.yml's provider memorySize, else 128)")
+    box.add_argument("--tmp-mb", type=int, default=512, help="the size of /tmp (default: %(default)s)")
     parser.add_argument("command", nargs="*", help="the runtime to run (default: python -m awslambdaric HANDLER)")
     return parser
 
@@ -116,6 +126,18 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(lambda_variables)
     config = Config.from_environ(task_root, {"BRIDGE_MODE": "runtime-api", "BRIDGE_HANDLER": args.handler,
                                              "BRIDGE_TIMEOUT_MARGIN_MS": "0"})
+    box = None
+    if args.sandbox or args.image:
+        from .sandbox import LAMBDA_BASE, Box, SandboxUnavailable, memory_size
+
+        try:
+            box = Box(args.image or LAMBDA_BASE, None if args.image else task_root,
+                      args.memory_mb or memory_size(), args.tmp_mb)
+        except SandboxUnavailable as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        command = box.command(environ, args.handler)
+        environ = box.environ(environ)
     become_subreaper()
     telemetry, environ["_LAMBDA_TELEMETRY_LOG_FD"] = _telemetry_channel()
     printers = [threading.Thread(target=print_frames, args=(telemetry[0],), daemon=True)]
@@ -130,10 +152,16 @@ def main(argv: list[str] | None = None) -> int:
     runtime = RuntimeApi(runtime_program(command, environ), config, port=args.port)
     printed = _Printer()
     try:
-        for line in run_events(runtime, events, args.timeout, max(args.concurrency, 1), args.tenant_id):
+        for line in run_events(runtime, events, args.timeout, max(args.concurrency, 1), args.tenant_id, box):
             printed.add(line)
+        if box is not None:
+            _say_peak(box)
     finally:
+        if box is not None:
+            box.thaw()  # a frozen runtime cannot be stopped in order
         runtime.close()
+        if box is not None:
+            box.remove()
         os.close(telemetry[1])  # with the runtime gone too, the printer reads to the end
         if log_socket is not None:
             log_socket.stop()
@@ -143,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_events(runtime: RuntimeApi, values: list[object], timeout: float, concurrency: int,
-               tenant_id: str) -> Iterator[tuple[int, dict]]:
-    """Each event's line, with its index, as its answer comes: up to ``concurrency`` in flight at once."""
+               tenant_id: str, freezer: Freezer | None = None) -> Iterator[tuple[int, dict]]:
+    """Each event's line, with its index, as its answer comes: up to ``concurrency`` in flight at once. A
+    ``freezer`` (the sandbox) is thawed before an event is delivered and frozen once nothing is in flight."""
     pending = list(enumerate(values))[::-1]
     in_flight: list[tuple[int, Delivery, Event, Invocation, dict]] = []
     while pending or in_flight:
@@ -154,6 +183,8 @@ def run_events(runtime: RuntimeApi, values: list[object], timeout: float, concur
             context.tenant_id = tenant_id or None
             event, invocation = Event(value), Invocation(context, 0)
             line: dict[str, object] = {"requestId": context.aws_request_id}
+            if freezer is not None:
+                freezer.thaw()
             try:
                 in_flight.append((index, runtime.submit(event, invocation), event, invocation, line))
             except Exception as exc:  # the runtime could not start
@@ -186,6 +217,15 @@ def run_events(runtime: RuntimeApi, values: list[object], timeout: float, concur
                 line["response"] = response
             _add_pid(runtime, line)
             yield index, line
+        if freezer is not None and not in_flight and runtime.child is not None:
+            freezer.freeze()
+
+
+def _say_peak(box: Box) -> None:
+    peak = box.peak_memory()
+    shown = f"{peak / 2**20:.1f} MiB" if peak is not None else "unknown (no memory cgroup found)"
+    print(f"sandbox: peak memory {shown} of the {box.memory_mb} MiB limit (the whole box: runtime, bridge, binary)",
+          file=sys.stderr)
 
 
 def _any_done(deliveries: list[Delivery]) -> Callable[[], bool]:

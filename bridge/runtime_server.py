@@ -48,7 +48,7 @@ class Delivery:
         self.body = body
         self.headers = headers
         self.outcome: str | None = None  # "response", "error", "too-large" or "broken" (``problem`` says how)
-        self.answer = b""
+        self.answer: bytes | bytearray = b""  # the body as received: no copy of a 6 MB answer
         self.content_type = ""
         self.error_type = ""
         self.streamed = False  # posted with Lambda-Runtime-Function-Response-Mode: streaming
@@ -132,7 +132,7 @@ class RuntimeServer(LoopbackServer):
             delivery.outcome = "too-large"
             return
         self._respond(connection, request, 202, _ACCEPTED)
-        delivery.answer, delivery.content_type = bytes(request.body or b""), request.headers.get("content-type", "")
+        delivery.answer, delivery.content_type = request.body or b"", request.headers.get("content-type", "")
         delivery.streamed = bool(mode)
         delivery.error_type = request.field("lambda-runtime-function-error-type")
         delivery.outcome = kind

@@ -52,6 +52,16 @@ class Peer(Protocol):
         ...
 
 
+class Freezer(Protocol):
+    """What holds the runtime between invocations, as Lambda freezes an environment (the emulator's sandbox)."""
+
+    def freeze(self) -> None:
+        """Stop every process of the function until ``thaw``."""
+        ...
+
+    def thaw(self) -> None: ...
+
+
 class Reply(Protocol):
     """What a mode got back from the binary, before it is the handler's result."""
 

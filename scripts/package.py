@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 # Run on a developer's machine, never on Lambda: the local CLI and the emulator.
-DEVELOPER_TOOLS = {"bridge/cli.py", "bridge/emulator.py"}
+DEVELOPER_TOOLS = {"bridge/cli.py", "bridge/emulator.py", "bridge/sandbox.py"}
 WHEEL_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 UNZIPPED_LIMIT = 262_144_000  # Lambda's 250 MB: a function's code and its layers, unzipped
 
@@ -177,8 +177,11 @@ def main() -> None:
                         help="a Lambda layer instead: python/handler.py, python/bridge/, orjson, httptools; "
                              "no binaries")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--runtime", help="pythonX.Y to build for (default: serverless.yml's; a container image's "
+                                          "base may have another)")
     args = parser.parse_args()
     runtime, architecture = service_settings(ROOT / "serverless.yml")
+    runtime = args.runtime or runtime
     python = target_python(runtime)
     if python is None:
         print(f"package.py: no {runtime} interpreter here (on PATH or from pyenv): the zip has no bytecode, "

@@ -71,7 +71,7 @@ def runtime_headers(invocation: Invocation) -> dict[str, str]:
     return headers
 
 
-def posted_error(declared_type: str, body: bytes) -> BinaryError:
+def posted_error(declared_type: str, body: bytes | bytearray) -> BinaryError:
     """The error a runtime posted. Its type is the one it declared (the error-type header, or trailer), as
     Lambda takes it; else the body's ``errorType``; else ``Unhandled``. The body, whatever its shape, is the
     error's document."""
@@ -86,7 +86,7 @@ def posted_error(declared_type: str, body: bytes) -> BinaryError:
     return error
 
 
-def _response_value(body: bytes) -> object:
+def _response_value(body: bytes | bytearray) -> object:
     """JSON as its value, which the Python runtime sends back unchanged. Anything else is returned as the
     bytes themselves: Lambda passes a custom runtime's body through as it is, and so does the runtime
     client with a handler's ``bytes`` (``application/unknown``); text would be altered (or, not UTF-8, lost)."""
@@ -100,7 +100,7 @@ def _response_value(body: bytes) -> object:
         return bytes(body)
 
 
-def _streamed_reply(body: bytes, event: Event) -> Value | HttpAnswer:
+def _streamed_reply(body: bytes | bytearray, event: Event) -> Value | HttpAnswer:
     """A streamed HTTP response (``application/vnd.awslambda.http-integration-response``): a JSON prelude
     (``statusCode``, ``headers``, ``cookies``), eight NUL bytes, then the body, buffered whole here (the
     python runtime cannot stream). An HTTP event gets it as its integration's response; any other event,
@@ -125,7 +125,7 @@ def _streamed_reply(body: bytes, event: Event) -> Value | HttpAnswer:
     from ..http import Response
 
     pairs = [*headers.items(), *(("Set-Cookie", cookie) for cookie in cookies)]
-    return HttpAnswer(Response(status, pairs, rest))
+    return HttpAnswer(Response(status, pairs, bytes(rest)))
 
 
 class RuntimeApi(LongLived):
