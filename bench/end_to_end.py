@@ -32,6 +32,19 @@ from bridge.runtime_server import Delivery, RuntimeServer  # noqa: E402
 
 SIZES = {"1 KB": 1000, "1 MB": 1024 * 1024}
 EMPTY_HANDLER = "def handler(event, context):\n    return event\n"
+# What a user would write instead of the bridge (the bar issue 23 sets), written out as they would.
+NAIVE_HANDLER = """import json, os, subprocess
+
+BIN = os.path.join(os.environ["LAMBDA_TASK_ROOT"], "bin", "hello")
+
+
+def handler(event, context):
+    p = subprocess.run([BIN], input=json.dumps(event).encode(), capture_output=True,
+                       timeout=context.get_remaining_time_in_millis() / 1000 - 0.5)
+    if p.returncode:
+        raise RuntimeError(p.stderr.decode(errors="replace"))
+    return json.loads(p.stdout)
+"""
 
 
 LAMBDA_PYTHON = ROOT / ".venv-lambda" / "bin" / "python"
@@ -43,6 +56,7 @@ def task_root(scratch: Path) -> Path:
     task = scratch / "task"
     subprocess.run(["unzip", "-q", str(ROOT / "dist" / "exec-bridge.zip"), "-d", str(task)], check=True)
     (task / "empty.py").write_text(EMPTY_HANDLER)
+    (task / "naive.py").write_text(NAIVE_HANDLER)
     cc = ["musl-gcc", "-static"] if shutil.which("musl-gcc") else ["gcc", "-static"]
     subprocess.run([*cc, "-O2", "-o", str(task / "bin" / "lines"), str(ROOT / "examples" / "persistent" / "lines.c")],
                    check=True)
@@ -55,6 +69,7 @@ def cases(task: Path, interpreter: str) -> dict[str, tuple[list[str], dict[str, 
     python = [interpreter, "-m", "awslambdaric"]
     return {
         "empty Python handler": ([*python, "empty.handler"], {}),
+        "naive subprocess handler (`bin/hello`)": ([*python, "naive.handler"], {}),
         "exec-bridge oneshot (`bin/hello`)": ([*python, "handler.handler"], {"BRIDGE_BINARY": "bin/hello"}),
         "exec-bridge persistent (C line echo)": ([*python, "handler.handler"],
                                                  {"BRIDGE_BINARY": "bin/lines", "BRIDGE_MODE": "persistent"}),
@@ -136,16 +151,19 @@ def main() -> None:
     print(f"End to end: awslambdaric under Python {version}, the unzipped read-only package, a loopback Runtime API, "
           f"{args.starts} cold starts and {args.calls} warm calls of a 1 KB event per case, medians.\n")
     base_init = statistics.median(inits["empty Python handler"]) * 1000
+    naive_init = statistics.median(inits["naive subprocess handler (`bin/hello`)"]) * 1000
     base = {size: statistics.median(warm["empty Python handler", size]) * 1e6 for size in SIZES}
-    print("| handler | init ms | init − empty handler | warm 1 KB µs | ÷ empty | warm 1 MB µs | ÷ empty |\n"
-          "|---|---:|---:|---:|---:|---:|---:|")
+    naive = {size: statistics.median(warm["naive subprocess handler (`bin/hello`)", size]) * 1e6 for size in SIZES}
+    print("| handler | init ms | − empty | − naive | warm 1 KB µs | ÷ empty | ÷ naive | warm 1 MB µs | ÷ empty | "
+          "÷ naive |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in table:
         init = statistics.median(inits[name]) * 1000
         cells = []
         for size in SIZES:
             per_call = statistics.median(warm[name, size]) * 1e6
-            cells += [f"{per_call:,.0f}", f"{per_call / base[size]:.2f}"]
-        print(f"| {name} | {init:.1f} | {init - base_init:+.1f} | " + " | ".join(cells) + " |")
+            cells += [f"{per_call:,.0f}", f"{per_call / base[size]:.2f}", f"{per_call / naive[size]:.2f}"]
+        print(f"| {name} | {init:.1f} | {init - base_init:+.1f} | {init - naive_init:+.1f} | " + " | ".join(cells)
+              + " |")
 
 
 if __name__ == "__main__":

@@ -47,12 +47,31 @@ def become_subreaper() -> bool:
     global _subreaper
     if _subreaper is None:
         try:
-            import ctypes
-
-            _subreaper = ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+            _subreaper = _prctl(_PR_SET_CHILD_SUBREAPER, 1) == 0
         except (OSError, AttributeError):
             _subreaper = False
     return _subreaper
+
+
+def _prctl(option: int, argument: int) -> int:
+    """prctl(2), called through ``_ctypes``, the C module beneath ``ctypes``: importing ``ctypes`` itself
+    costs a cold start about 2 ms (its Python layer and the modules it loads), for this one call. What
+    ``ctypes.CDLL(None).prctl`` does, spelled out: a C ``int`` result type, a cdecl function pointer
+    looked up in the process's own symbols."""
+    import _ctypes
+
+    class CInt(_ctypes._SimpleCData):
+        _type_ = "i"
+
+    class Function(_ctypes.CFuncPtr):
+        _flags_ = _ctypes.FUNCFLAG_CDECL
+        _restype_ = CInt
+
+    class Process:  # what a function pointer is looked up in: an object holding a dlopen handle
+        _handle = _ctypes.dlopen(None, 0)  # type: ignore[arg-type]  # None: the process itself (stubs say str)
+
+    lookup = ("prctl", Process())  # (name, library), as ctypes.CDLL's own function pointers are made
+    return Function(lookup)(option, argument, 0, 0, 0)  # type: ignore[arg-type]  # stubs want a ctypes.CDLL
 
 
 _children_file: tuple[int, int] | None = None  # (pid, fd): kept open, so a look costs one pread
