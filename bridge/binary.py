@@ -8,9 +8,9 @@ binary is copied to /tmp with mode 0755 and run from there: /var/task is read-on
 
 from __future__ import annotations
 
+import _signal  # signal's own functions and constants, without signal.py's enum classes
 import errno
 import os
-import signal
 
 from .errors import BinaryFormatError, BinaryNotExecutable, BinaryNotFound
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # signals survive exec (Python ignores SIGPIPE and SIGXFSZ; nohup, CI runners and supervisors ignore SIGHUP,
 # SIGINT or SIGTERM), and a shell cannot even trap a signal that was ignored when it started. (glibc's
 # posix_spawn still leaves the two signals it reserves for itself, 32 and 33, ignored.)
-SIGNALS_TO_DEFAULT = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
+SIGNALS_TO_DEFAULT = frozenset(_signal.valid_signals()) - {_signal.SIGKILL, _signal.SIGSTOP}
 
 ELF_MAGIC = b"\x7fELF"
 _ELF_MACHINES = {3: "i386", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390x", 40: "arm", 62: "x86_64",

@@ -12,7 +12,7 @@ report is never empty.
 
 from __future__ import annotations
 
-import signal
+import _signal  # signal's constants, without signal.py's enum classes (a cold start's cost)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -151,16 +151,18 @@ def typed_error(error_type: str, message: str, document: dict | None = None) -> 
 
 
 _SIGNAL_HINTS: dict[int, str] = {
-    signal.SIGKILL: "killed: out of memory, or by another process",
-    signal.SIGSEGV: "segmentation fault",
-    signal.SIGABRT: "aborted",
-    signal.SIGBUS: "bus error",
-    signal.SIGFPE: "arithmetic error",
-    signal.SIGILL: "illegal instruction: built for another CPU?",
+    _signal.SIGKILL: "killed: out of memory, or by another process",
+    _signal.SIGSEGV: "segmentation fault",
+    _signal.SIGABRT: "aborted",
+    _signal.SIGBUS: "bus error",
+    _signal.SIGFPE: "arithmetic error",
+    _signal.SIGILL: "illegal instruction: built for another CPU?",
 }
 
 
 def signal_name(number: int) -> str:
+    import signal  # only for an error: its enum classes cost a cold start ~0.7 ms
+
     try:
         return signal.Signals(number).name
     except ValueError:

@@ -9,8 +9,8 @@ the handler module, so the function stays an ordinary python3 function with ``ha
 
 from __future__ import annotations
 
+import _signal  # signal's own functions and constants, without signal.py's enum classes
 import os
-import signal
 import sys
 
 TYPE_CHECKING = False
@@ -73,24 +73,24 @@ def exec_bootstrap(program: Program, config: Config) -> NoReturn:
     os.close(devnull)
     _close_on_exec_beyond_stdio()
     ignored = _default_ignored_signals()
-    blocked = signal.pthread_sigmask(signal.SIG_SETMASK, ())
+    blocked = _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
     try:
         os.execve(program.path, program.argv, env)
     except OSError as exc:
         from .binary import spawn_error
 
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, blocked)
         for sig in ignored:
-            signal.signal(sig, signal.SIG_IGN)
+            _signal.signal(sig, _signal.SIG_IGN)
         os.dup2(saved_stdin, 0)
         raise spawn_error(program.path, exc) from None
 
 
-def _default_ignored_signals() -> list[signal.Signals]:
+def _default_ignored_signals() -> list[int]:
     """Set each ignored signal to its default action (only ignored ones survive exec); which they were."""
     from .binary import SIGNALS_TO_DEFAULT
 
-    ignored = [sig for sig in SIGNALS_TO_DEFAULT if signal.getsignal(sig) == signal.SIG_IGN]
+    ignored = [sig for sig in SIGNALS_TO_DEFAULT if _signal.getsignal(sig) == _signal.SIG_IGN]
     for sig in ignored:
-        signal.signal(sig, signal.SIG_DFL)
+        _signal.signal(sig, _signal.SIG_DFL)
     return ignored

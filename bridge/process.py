@@ -13,11 +13,11 @@ not start itself (on Lambda and in the CLI, that is exactly the binary's escaped
 
 from __future__ import annotations
 
+import _signal  # signal's own functions and constants, without signal.py's enum classes
 import errno
 import fcntl
 import os
 import select
-import signal
 import threading
 
 from .binary import SIGNALS_TO_DEFAULT
@@ -130,7 +130,7 @@ def _escaped(own_group: int) -> list[tuple[int, int]]:
 def _kill_and_reap(pid: int, group: int) -> None:
     for kill, target in ((os.killpg, group), (os.kill, pid)):
         try:
-            kill(target, signal.SIGKILL)
+            kill(target, _signal.SIGKILL)
         except ProcessLookupError:
             pass
     try:
@@ -314,7 +314,7 @@ class Child:
             os.close(self.pidfd)
             self.pidfd = None
 
-    def _kill_group(self, sig: int = signal.SIGKILL) -> None:
+    def _kill_group(self, sig: int = _signal.SIGKILL) -> None:
         try:
             os.killpg(self.pid, sig)
         except OSError as exc:  # ESRCH: the group is already gone
@@ -330,4 +330,4 @@ class Child:
     def terminate(self) -> None:
         """Ask the whole process group to end (SIGTERM), so it can clean up (remove its temporary files)."""
         if self.returncode is None:
-            self._kill_group(signal.SIGTERM)
+            self._kill_group(_signal.SIGTERM)
