@@ -64,6 +64,18 @@ def go_runtimes() -> dict[str, Path]:
     return {src.name: compile_go(src, BUILT / src.name) for src in sorted(sources.iterdir()) if src.is_dir()}
 
 
+@pytest.fixture(autouse=True)
+def codec_as_at_a_cold_start():
+    """Every test starts, as every cold start does, with the standard library doing the JSON until a megabyte
+    went through (bridge.codec's crossover); a test that loads orjson loads it for itself only."""
+    from bridge import codec
+
+    saved = codec._impl, codec._stdlib_bytes
+    codec._impl, codec._stdlib_bytes = None, 0
+    yield
+    codec._impl, codec._stdlib_bytes = saved
+
+
 @pytest.fixture(scope="session")
 def binaries() -> dict[str, Path]:
     """Every tests/binaries/*.c, compiled once per session."""

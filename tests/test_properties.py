@@ -40,8 +40,12 @@ def typed(value: object) -> object:
 def test_every_json_value_round_trips_exactly(value):
     assert typed(codec.loads(codec.dumps(value))) == typed(value)
     assert typed(codec._stdlib_loads(codec._stdlib_dumps(value))) == typed(value)  # the standard library alone
-    codec._backend()  # orjson, loaded as after the crossover
-    assert typed(codec._orjson_loads(codec._orjson_dumps(value))) == typed(value)  # and orjson alone
+    saved = codec._impl
+    try:
+        codec._backend()  # orjson, loaded as after the crossover, for this example only
+        assert typed(codec._orjson_loads(codec._orjson_dumps(value))) == typed(value)  # and orjson alone
+    finally:
+        codec._impl = saved
     assert b"\n" not in codec.dumps(value)  # one line: the framing relies on it
 
 
@@ -58,11 +62,36 @@ def test_a_non_finite_float_anywhere_is_refused_by_both_backends(value, bad):
 @PROPERTY
 @given(st.binary(max_size=200) | st.text(max_size=100).map(str.encode))
 def test_any_bytes_decode_to_a_value_or_fail_typed(data):
+    """Accepted exactly when Python's own json reads the bytes as UTF-8 JSON with finite numbers, and then to
+    the same value; refused (typed) otherwise."""
+    expected = standard_reading(data)
     try:
         value = codec.loads(data)
     except codec.DecodeError:
+        assert expected is REFUSED, f"refused what the standard library reads as {expected!r}"
         return
+    assert expected is not REFUSED and typed(value) == typed(expected)
     assert typed(codec.loads(codec.dumps(value))) == typed(value)
+
+
+REFUSED = object()
+
+
+def standard_reading(data: bytes) -> object:
+    """What the standard library's json reads from ``data`` taken as UTF-8, numbers finite; else REFUSED."""
+    def finite(text: str) -> float:
+        number = float(text)
+        if math.isinf(number):
+            raise ValueError(text)
+        return number
+
+    def no_constants(name: str) -> object:
+        raise ValueError(name)
+
+    try:
+        return json.loads(data.decode("utf-8"), parse_float=finite, parse_constant=no_constants)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return REFUSED
 
 
 # HTTP shaping: any output becomes a valid proxy response for every format.
@@ -109,8 +138,39 @@ def test_any_output_becomes_a_valid_response_for_every_format(name, output, json
     try:
         response = door.output(output, json_output)
     except errors.InvalidOutput as exc:  # a malformed proxy response of its own: BRIDGE_HTTP_ERRORS=response
+        assert json_output and proxy_attempt(standard_reading(output)), "only a proxy response of its own is refused"
         response = door.error(exc)
     assert_valid_proxy_response(name, response)
+
+
+def proxy_attempt(value: object) -> bool:
+    return isinstance(value, dict) and "statusCode" in value
+
+
+def valid_proxy_response(value: dict) -> bool:
+    """The contract a binary's own proxy response meets (README: HTTP front doors), stated independently."""
+    status = value.get("statusCode")
+    if isinstance(status, str) and status.isascii() and status.isdigit():
+        status = int(status)
+    scalar = (str, int, float, bool)
+    headers = value.get("headers")
+    multi = value.get("multiValueHeaders")
+    body = value.get("body")
+    flag = value.get("isBase64Encoded", False)
+    return (type(status) is int and 100 <= status <= 599
+            and (headers is None or isinstance(headers, dict) and all(isinstance(v, scalar) for v in headers.values()))
+            and (multi is None or isinstance(multi, dict) and all(
+                isinstance(vs, list) and all(isinstance(v, scalar) for v in vs) for vs in multi.values()))
+            and (body is None or isinstance(body, str)) and type(flag) is bool
+            and not (flag and body and not base64_text(body)))
+
+
+def base64_text(body: str) -> bool:
+    try:
+        base64.b64decode(body.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        return False
+    return True
 
 
 @PROPERTY
@@ -120,7 +180,11 @@ def test_a_proxy_response_of_the_binarys_own_is_passed_only_when_valid(name, pro
     try:
         response = door.output(codec.dumps(proxy), True)
     except errors.InvalidOutput as exc:
+        assert not valid_proxy_response(proxy), f"a valid proxy response was refused: {exc}"
         response = door.error(exc)
+    else:
+        assert valid_proxy_response(proxy), "an invalid proxy response was passed"
+        assert response["statusCode"] == int(proxy["statusCode"]) and response.get("body") == proxy.get("body")
     assert_valid_proxy_response(name, response)
 
 
@@ -131,6 +195,7 @@ def test_any_decoded_result_becomes_a_valid_response_for_every_format(name, valu
     try:
         response = door.value(value)
     except errors.InvalidOutput as exc:
+        assert proxy_attempt(value) and not valid_proxy_response(value), "only a malformed proxy response fails"
         response = door.error(exc)
     assert_valid_proxy_response(name, response)
 
@@ -147,8 +212,25 @@ def test_the_cgi_parser_turns_any_output_into_a_valid_response(name, head, newli
     try:
         reply = parse_response(output)
     except MalformedCgiResponse:
-        return  # CGI mode answers these with a 502 (tests/test_http.py)
+        return  # CGI mode answers these with a 502 (tests/test_http.py); the next test holds the other half
     assert_valid_proxy_response(name, http.front_door(EVENTS[name]).response(reply))
+
+
+WELL_FORMED = st.sampled_from([b"X-Caf\xc3\xa9: \xff", b"Set-Cookie: a=1", b"Cache-Control: no-store",
+                               b"Status: 404 Not Found", b"Status: 201"])
+
+
+@PROPERTY
+@given(st.lists(WELL_FORMED, max_size=4), st.sampled_from([b"\r\n", b"\n"]), st.binary(max_size=32))
+def test_a_well_formed_cgi_response_is_parsed_and_its_body_kept(head, newline, body):
+    """Header fields that are all well formed, a Content-Type among them: parsed, never refused; the status
+    is the last Status field's (200 without one), and the body is exactly what followed the blank line."""
+    lines = [b"Content-Type: application/octet-stream", *head]
+    reply = parse_response(newline.join(lines) + newline + newline + body)
+    statuses = [int(line.split()[1]) for line in lines if line.startswith(b"Status:")]
+    assert reply.status == (statuses[-1] if statuses else 200)
+    assert reply.body == body
+    assert ("Content-Type", "application/octet-stream") in reply.headers
 
 
 # Framing readers never lose or merge a message, however the bytes are cut.
