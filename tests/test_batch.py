@@ -151,11 +151,21 @@ def test_every_record_failing_raises_batch_failed_or_reports(batch):
     assert failures(invoke(batch(batch_all_failed="report"), event)) == ids
 
 
-def test_persistent_mode_sends_one_message_per_record_to_one_process(make_bridge, binaries):
+def test_persistent_mode_sends_one_message_per_record_and_recovers_from_a_crash(make_bridge, binaries):
     bridge = make_bridge("envelope", binary=binaries["persist"], mode="persistent", framing="envelope",
                          batch="records", stdin="body")
     event, ids = batch_of("sqs", ['"pid"', '"typed"', '"pid"', '"crash"', '"pid"'])
     assert failures(invoke(bridge, event)) == [ids[1], ids[3]]
+
+
+def test_persistent_mode_serves_a_whole_batch_with_one_process(make_bridge, binaries):
+    """The process that answered before the batch answers after it: no record restarted it."""
+    bridge = make_bridge("envelope", binary=binaries["persist"], mode="persistent", framing="envelope",
+                         batch="records", stdin="body")
+    before = invoke(bridge, "pid")["pid"]
+    event, _ = batch_of("sqs", ['"pid"', '"typed"', '"pid"', '"pid"'])
+    assert len(failures(invoke(bridge, event))) == 1
+    assert invoke(bridge, "pid")["pid"] == before
 
 
 def test_other_events_go_whole_to_the_binary_and_are_logged_once(batch, capfd):

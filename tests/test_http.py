@@ -216,6 +216,13 @@ def test_cgi_redirect(cgi, name):
     assert header(response, "location") in ("https://example.com/elsewhere", "/new-home")
 
 
+def test_a_location_without_a_status_is_a_302(make_bridge):
+    """RFC 3875: a client redirect may be a Location field alone; the server answers it 302."""
+    bridge = make_bridge("""-c 'printf "Location: /new-home\\r\\n\\r\\n"'""", binary="/bin/sh", mode="cgi")
+    response = invoke(bridge, http_event("api_gateway_v2", "GET", "/old"))
+    assert response["statusCode"] == 302 and header(response, "location") == "/new-home"
+
+
 def test_cgi_not_found(cgi):
     response = invoke(cgi, http_event("alb", "GET", "/missing"))
     assert response["statusCode"] == 404 and response["statusDescription"] == "404 Not Found"

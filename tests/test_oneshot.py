@@ -110,9 +110,14 @@ def test_deadline_kills_the_whole_process_group(make_bridge):
     assert processes_with(marker) == []
 
 
-def test_no_time_left_fails_before_spawning(make_bridge):
+def test_no_time_left_fails_before_spawning(make_bridge, tmp_path):
+    ran = tmp_path / "ran"
+    bridge = make_bridge(f"-c 'touch {ran}; echo null'", binary="/bin/sh", timeout_margin_ms="2000")
     with pytest.raises(errors.BinaryTimeout):
-        invoke(make_bridge("echo", timeout_margin_ms="2000"), {}, timeout=1.0)
+        invoke(bridge, {}, timeout=1.0)
+    assert not ran.exists()  # never started
+    invoke(bridge, {}, timeout=10.0)
+    assert ran.exists()  # the control: given the time, it runs
 
 
 @pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "no-pidfd"])

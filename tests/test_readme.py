@@ -25,12 +25,22 @@ def bin_as_it_was(project_binaries):
         shutil.rmtree(added) if added.is_dir() else added.unlink()
 
 
-def commands() -> list[str]:
+def commands() -> list[tuple[str, str]]:
+    """Each shell command, with the output its comment documents ('' when the comment is prose or there is
+    none): a comment that starts with { or [ is what the command prints, ... standing for what is elided."""
     found = []
     for block in re.findall(r"```sh\n(.*?)```", README, re.S):
-        found += [line.split("   #")[0].strip() for line in block.splitlines() if line.strip()]
-    found += re.findall(r"`(npx osls invoke local[^`]*)`", README.replace("\n", " "))
+        for line in block.splitlines():
+            command, _, comment = line.partition("   #")
+            if command.strip():
+                comment = comment.strip()
+                found.append((command.strip(), comment if comment.startswith(("{", "[")) else ""))
+    found += [(c, "") for c in re.findall(r"`(npx osls invoke local[^`]*)`", README.replace("\n", " "))]
     return found
+
+
+def documented(expected: str) -> re.Pattern[str]:
+    return re.compile(".*".join(map(re.escape, expected.split("..."))))
 
 
 def test_the_readme_has_the_two_first_screen_commands():
@@ -39,8 +49,13 @@ def test_the_readme_has_the_two_first_screen_commands():
                      "./build.sh test"]
 
 
-@pytest.mark.parametrize("command", commands())
-def test_each_command_works_as_written(project_binaries, command):
+def test_the_readme_documents_outputs():
+    """The check below has something to check: the README shows what some commands print."""
+    assert sum(bool(expected) for _, expected in commands()) >= 2
+
+
+@pytest.mark.parametrize(("command", "expected"), commands(), ids=[c for c, _ in commands()])
+def test_each_command_works_as_written(project_binaries, command, expected):
     if any(part in command for part in NOT_HERE):
         command = command.split(" && npx osls deploy")[0]  # the packaging half runs; the deploy needs AWS
         if any(part in command for part in NOT_HERE):
@@ -49,6 +64,8 @@ def test_each_command_works_as_written(project_binaries, command):
     done = subprocess.run(["bash", "-c", "set -euo pipefail; " + command], cwd=ROOT, env=environ,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    if expected:
+        assert documented(expected).search(done.stdout), f"{command} printed {done.stdout[:500]!r}, not {expected}"
 
 
 @pytest.mark.parametrize("args, shows", [(["--help"], "./build.sh package"), (["help", "bench"], "benchmarks"),

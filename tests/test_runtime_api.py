@@ -146,12 +146,18 @@ def test_init_error_is_reported_as_such(runtime, monkeypatch):
     assert "init error" in str(caught.value) and "configuration missing" in str(caught.value)
 
 
-@pytest.mark.parametrize("start", ["init", "first-call"])
-def test_runtime_that_dies_during_init(make_bridge, binaries, start):
-    """It exits without ever asking for an invocation: the init fails (BRIDGE_START=init, the default), or
-    the first call does."""
+def test_runtime_that_dies_during_init_fails_the_init(make_bridge, binaries):
+    """It exits without ever asking for an invocation: with BRIDGE_START=init (the default) making the bridge,
+    Lambda's init phase, fails."""
     with pytest.raises(errors.BinaryExitError) as caught:
-        invoke(make_bridge("exit 4", mode="runtime-api", start=start), {})
+        make_bridge("exit 4", mode="runtime-api")
+    assert "status 4" in str(caught.value)
+
+
+def test_runtime_that_dies_during_init_fails_the_first_call_when_started_then(make_bridge, binaries):
+    bridge = make_bridge("exit 4", mode="runtime-api", start="first-call")  # nothing started yet: no error
+    with pytest.raises(errors.BinaryExitError) as caught:
+        invoke(bridge, {})
     assert "status 4" in str(caught.value)
 
 
