@@ -127,7 +127,7 @@ def test_grandchild_holding_stdout_does_not_hang_the_call(make_bridge, monkeypat
     marker = f"grandchild-{os.getpid()}-{time.monotonic_ns()}"
     started = time.monotonic()
     assert invoke(make_bridge(f"grandchild {marker}"), {}) == {"parent": "done"}
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10.0  # the grandchild holds stdout for 60 s: a hang would take that
     assert processes_with(marker) == []  # the grandchild was killed with the group
 
 
