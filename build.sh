@@ -20,6 +20,10 @@
 #                         base with awslambdaric as its entry point (Dockerfile.debian); PACKAGES are Debian
 #                         packages installed into it. A base that cannot be pulled is stood in for by one
 #                         made with debootstrap (said so). Installs podman, runc and debootstrap if missing.
+#   ./build.sh mutate [MODULE...]
+#                         mutation testing (mutmut) of bridge modules against the tests that exercise them:
+#                         codec, http, cgi, batch, runtime_server, ... (scripts/mutate.py); default: the
+#                         modules the uncommitted change and the last commit touched. Lists the survivors.
 #   ./build.sh check F... the checks every binary passes before it is packed (a directory: all under it)
 # Environment: ARCH=x86_64|aarch64 (default: this machine), PYTHON (default: .venv's, else python3),
 #   FUNCTIONS="a b" builds only those src/ functions, PREBUILT (default: prebuilt) the folder of prebuilt ones
@@ -336,7 +340,7 @@ case "${1:-build}" in
         else
             cmd=$2; [ "$cmd" = build ] && cmd=""  # ./build.sh with no command builds
             usage | awk -v cmd="$cmd" '$0 ~ "^  \\./build.sh " cmd "( |$)" {show=1; print; next} show && /^   / {print; next} {show=0}' | grep . ||
-                die "unknown command '$2' (deps, build, test, bench, package, layer, bundle, image, check)"
+                die "unknown command '$2' (deps, build, test, bench, package, layer, bundle, image, mutate, check)"
         fi ;;
     deps)
         deps ;;
@@ -365,6 +369,9 @@ case "${1:-build}" in
         bundle "${@:2}" ;;
     image)
         image "${@:2}" ;;
+    mutate)
+        build_all
+        "$PYTHON" scripts/mutate.py "${@:2}" ;;
     *)
-        die "unknown command '$1' (deps, build, test, bench, package, layer, bundle, image, check; ./build.sh --help)" ;;
+        die "unknown command '$1' (deps, build, test, bench, package, layer, bundle, image, mutate, check; ./build.sh --help)" ;;
 esac

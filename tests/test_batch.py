@@ -186,3 +186,19 @@ def test_under_awslambdaric_through_the_emulator(binaries):
                           capture_output=True, cwd=ROOT, env=environ, timeout=120)
     assert json.loads(done.stdout)["response"] == {"batchItemFailures": [{"itemIdentifier": ids[1]}]}
     assert f"SQS record {ids[1]} failed: Poisoned" in done.stderr.decode()
+
+
+def test_kinesis_data_that_is_not_strict_base64_fails_its_record(batch):
+    """A lenient decoder would drop the stray characters and run the record on altered bytes."""
+    event, ids = batch_of("kinesis", ["ok", "ok"])
+    event["Records"][1]["kinesis"]["data"] = "b2s=@@"  # "ok" in base64, then characters base64 does not have
+    assert failures(invoke(batch(stdin="body"), event)) == [ids[1]]
+
+
+def test_an_sqs_body_reaches_the_binary_byte_for_byte_lone_surrogates_included(make_bridge):
+    """The body a JSON event carries as "\\ud800" is the three bytes UTF-8 would give it (surrogatepass): the
+    record fails unless the binary read exactly those."""
+    check = "-c 'test \"$(od -An -tx1 | tr -d \" \\n\")\" = 6ceda080'"  # "l", then U+D800 as ED A0 80
+    bridge = make_bridge(check, binary="/bin/sh", batch="records", stdin="body")
+    event, ids = batch_of("sqs", ["l\ud800", "l\ud801"])
+    assert failures(invoke(bridge, event)) == [ids[1]]

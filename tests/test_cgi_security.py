@@ -5,12 +5,14 @@ script (tests/cgi/printenv.pl), so every assertion is about what it really saw."
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import ROOT, invoke
 
 from bridge import errors
 from bridge.config import Config
+from bridge.context import LocalContext
 from bridge.modes.cgi import MAX_FIELD_BYTES, MAX_HEADERS
 
 PRINTENV = ROOT / "tests" / "cgi" / "printenv.pl"
@@ -122,3 +124,83 @@ def test_a_pass_env_that_names_no_variable_fails_the_init(value):
 def test_other_modes_keep_the_functions_environment(make_bridge, binaries, monkeypatch):
     monkeypatch.setenv("FUNCTION_SETTING", "kept")
     assert invoke(make_bridge("env"), {})["FUNCTION_SETTING"] == "kept"
+
+
+# The meta-variables themselves, from crafted requests (bridge.modes.cgi.meta_variables).
+
+from bridge.http.common import Request  # noqa: E402
+from bridge.modes.cgi import BadRequest, meta_variables  # noqa: E402
+
+
+def request(headers=(), method="POST", path="/a/b", query="x=1&y=2", body=b"12345", port="443", host="") -> Request:
+    return Request(method, path, query, list(headers), body, "198.51.100.7", "HTTP/1.1", host, port)
+
+
+def test_the_rfc_3875_meta_variables_of_a_request():
+    env, dropped = meta_variables(request([("Host", "example.org:8443"), ("Content-Type", "text/plain"),
+                                           ("Content-Length", "5"), ("Accept", "a/b"), ("accept", "c/d"),
+                                           ("Cookie", "a=1"), ("Cookie", "b=2"), ("X-Forwarded-Proto", "http")],
+                                          port="8443"))
+    assert dropped == []
+    assert {k: v for k, v in env.items() if not k.startswith("HTTP_")} == {
+        "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": "exec-bridge", "SERVER_PROTOCOL": "HTTP/1.1",
+        "SERVER_NAME": "example.org", "SERVER_PORT": "8443", "REQUEST_METHOD": "POST", "SCRIPT_NAME": "",
+        "PATH_INFO": "/a/b", "QUERY_STRING": "x=1&y=2", "REQUEST_URI": "/a/b?x=1&y=2", "REMOTE_ADDR": "198.51.100.7",
+        "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": "5"}  # no HTTPS: neither port 443 nor forwarded https
+    assert env["HTTP_ACCEPT"] == "a/b, c/d" and env["HTTP_COOKIE"] == "a=1; b=2"  # repeats joined, cookies with ;
+    assert env["HTTP_HOST"] == "example.org:8443" and env["HTTP_X_FORWARDED_PROTO"] == "http"
+
+
+@pytest.mark.parametrize(("proto", "port", "https"), [("https", "8443", True), ("http", "443", True),
+                                                       ("", "80", False), ("http", "80", False)])
+def test_https_is_on_for_a_forwarded_https_request_or_port_443(proto, port, https):
+    env, _ = meta_variables(request([("X-Forwarded-Proto", proto)] if proto else [], port=port))
+    assert ("HTTPS" in env) is https and env.get("HTTPS", "on") == "on"
+
+
+def test_without_a_query_or_a_body():
+    env, _ = meta_variables(request(query="", body=b"", method="GET"))
+    assert env["REQUEST_URI"] == "/a/b" and env["QUERY_STRING"] == "" and "CONTENT_LENGTH" not in env
+
+
+def test_every_name_character_a_web_server_passes_is_kept():
+    name = "Aa0-Zz9"
+    env, dropped = meta_variables(request([(name, "v")]))
+    assert env["HTTP_AA0_ZZ9"] == "v" and dropped == []
+
+
+@pytest.mark.parametrize(("headers", "why"), [
+    ([("x-h", "v")] * MAX_HEADERS, None),
+    ([("x-h", "v")] * (MAX_HEADERS + 1), f"{MAX_HEADERS + 1} header fields, more than {MAX_HEADERS}"),
+    ([("x-h", "v" * (MAX_FIELD_BYTES - 5))], None),  # name, ": " and value: exactly the limit
+    ([("x-h", "v" * (MAX_FIELD_BYTES - 4))], f"the header 'x-h' is over {MAX_FIELD_BYTES} bytes"),
+    ([("x-h", "a\x7fb")], "the header 'x-h' holds control characters"),
+    ([("x\x01h", "v")], "holds control characters"),
+])
+def test_the_limits_a_web_server_keeps_hold_at_their_edges(headers, why):
+    if why is None:
+        meta_variables(request(headers))
+        return
+    with pytest.raises(BadRequest, match=re.escape(why)):
+        meta_variables(request(headers))
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ({"method": "GET!"}, None), ({"method": "G T"}, "the method 'G T' is not an HTTP token"),
+    ({"path": "/a\nb"}, "the path or the query string holds control characters"),
+    ({"host": "exa\0mple.org"}, "a request field holds a NUL character"),
+])
+def test_a_method_path_or_host_no_server_passes_is_refused_saying_why(change, why):
+    if why is None:
+        assert meta_variables(request(**change))[0]["REQUEST_METHOD"] == change["method"]
+        return
+    with pytest.raises(BadRequest, match=re.escape(why)):
+        meta_variables(request(**change))
+
+
+def test_the_calls_own_variables_reach_a_cgi_program(cgi):
+    context = LocalContext()
+    context.tenant_id = "tenant-9"
+    env = json.loads(cgi().invoke(http_event(), context)["body"])
+    assert env["LAMBDA_TENANT_ID"] == "tenant-9" and env["LAMBDA_REQUEST_ID"] == context.aws_request_id
+    assert int(env["LAMBDA_DEADLINE_MS"]) > 0 and env["_X_AMZN_TRACE_ID"].startswith("Root=")

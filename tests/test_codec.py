@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import math
 
 import pytest
 from conftest import invoke
@@ -66,3 +68,64 @@ def test_a_test_starts_as_a_cold_start_does_with_the_standard_library(make_bridg
     assert codec._impl is None and codec._stdlib_bytes == 0
     assert invoke(make_bridge("echo"), {"small": [1, 2]}) == {"small": [1, 2]}
     assert codec._impl is None
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_float_is_refused_wherever_it_is(backend, bad):
+    dumps, loads = backend
+    for holder in (bad, [1, bad], {"k": {"deep": [None, bad]}}, ({"t": (bad,)},)):
+        with pytest.raises(codec.EncodeError, match="NaN and Infinity are not JSON"):
+            dumps(holder)
+    assert loads(dumps([None, 1.5, {"k": None}, (None,)])) == [None, 1.5, {"k": None}, [None]]  # null alone is fine
+
+
+@pytest.mark.parametrize("form", [bytes, bytearray, memoryview, bytes.decode], ids=["bytes", "bytearray",
+                                                                                     "memoryview", "str"])
+def test_long_integers_are_exact_from_any_form_of_input(backend, form):
+    _, loads = backend
+    text = b"[18446744073709551616, -123456789012345678901234567890, 1234567890123456789]"
+    assert loads(form(text)) == [2**64, -123456789012345678901234567890, 1234567890123456789]
+
+
+def test_after_the_crossover_both_ways_go_through_orjson():
+    pytest.importorskip("orjson")
+    codec._stdlib_bytes = codec.CROSSOVER_BYTES - 5
+    codec.dumps([1, 2, 3])  # 7 bytes: the crossover is reached exactly or passed
+    assert codec._impl == (codec._orjson_dumps, codec._orjson_loads)
+    assert codec.loads(b'{"a":[1,2]}') == {"a": [1, 2]} and codec.dumps({"a": 1}) == b'{"a":1}'
+
+
+def test_the_crossover_is_reached_at_its_exact_size():
+    pytest.importorskip("orjson")
+    codec._stdlib_bytes = codec.CROSSOVER_BYTES - 7
+    codec.dumps([1, 2, 3])  # exactly 7 bytes: [1,2,3]
+    assert codec._impl is not None
+
+
+def test_without_orjson_the_backend_is_the_standard_library(monkeypatch):
+    monkeypatch.setattr(codec, "BACKEND", "json")
+    assert codec._backend() == (codec._stdlib_dumps, codec._stdlib_loads)
+
+
+def test_bridge_json_stdlib_means_orjson_is_never_looked_for(monkeypatch):
+    monkeypatch.setenv("BRIDGE_JSON", "stdlib")
+    assert codec._find_orjson() is False
+    monkeypatch.setenv("BRIDGE_JSON", "orjson")
+    assert codec._find_orjson() is (importlib.util.find_spec("orjson") is not None)
+
+
+def test_what_cannot_be_exact_says_why(backend):
+    dumps, loads = backend
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(codec.EncodeError, match="nested too deeply"):
+        dumps(deep)
+    with pytest.raises(codec.DecodeError, match="nested too deeply"):
+        loads(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(codec.DecodeError, match="1e400 is too large for a float"):
+        loads(b"[1e400]")
+    with pytest.raises(codec.DecodeError, match="NaN is not JSON"):
+        loads(b"[NaN]")
+    with pytest.raises(codec.EncodeError, match="not JSON serializable|Type is not JSON serializable"):
+        dumps({"k": object()})

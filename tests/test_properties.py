@@ -10,7 +10,7 @@ import os
 
 import pytest
 from conftest import ROOT
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bridge import codec, errors, http, log_records, logs
@@ -61,6 +61,9 @@ def test_a_non_finite_float_anywhere_is_refused_by_both_backends(value, bad):
 
 @PROPERTY
 @given(st.binary(max_size=200) | st.text(max_size=100).map(str.encode))
+@example(b'"\xed\xa0\x80"')  # a lone surrogate, UTF-8-encoded: what json reads, not strict UTF-8
+@example('"1"'.encode("utf-16"))  # UTF-16 with its byte-order mark
+@example(b"[123456789012345678901234567890, -1e400]")  # a long integer, then a float too large
 def test_any_bytes_decode_to_a_value_or_fail_typed(data):
     """Accepted exactly when Python's own json reads the bytes as UTF-8 JSON with finite numbers, and then to
     the same value; refused (typed) otherwise."""
@@ -78,7 +81,8 @@ REFUSED = object()
 
 
 def standard_reading(data: bytes) -> object:
-    """What the standard library's json reads from ``data`` taken as UTF-8, numbers finite; else REFUSED."""
+    """What the standard library's json reads from ``data`` (UTF-8, -16 or -32, lone surrogates passed, as
+    ``json.loads`` reads bytes), numbers finite; else REFUSED."""
     def finite(text: str) -> float:
         number = float(text)
         if math.isinf(number):
@@ -89,7 +93,7 @@ def standard_reading(data: bytes) -> object:
         raise ValueError(name)
 
     try:
-        return json.loads(data.decode("utf-8"), parse_float=finite, parse_constant=no_constants)
+        return json.loads(data, parse_float=finite, parse_constant=no_constants)
     except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return REFUSED
 
