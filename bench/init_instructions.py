@@ -53,7 +53,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="exec-bridge-init-") as scratch:
         task = task_root(Path(scratch))
         base = instructions(python, task, None, {})
-        added = {name: instructions(python, task, module, settings) - base for name, (module, settings) in CASES.items()}
+        added = {name: instructions(python, task, module, settings) - base
+                 for name, (module, settings) in CASES.items()}
     naive = added["naive subprocess handler (`json, os, subprocess`)"]
     print(f"Init in instructions (callgrind): the runtime's own imports, then `import` of the handler's module "
           f"from the unzipped package; the runtime's imports alone: {base / 1e6:.1f} M.\n")

@@ -34,8 +34,8 @@ TESTS = {
     "config": (["bridge/config.py"], ["tests/test_config.py", "tests/test_cgi_security.py", "tests/test_files.py"]),
     "log_records": (["bridge/log_records.py"], ["tests/test_logs.py"]),
 }
-COPIED = ["bridge", "tests", "bin", "events", "handler.py", "scripts", "src", "examples", "serverless.yml", "README.md", "docs",
-          "pyproject.toml", "requirements.txt"]
+COPIED = ["bridge", "tests", "bin", "events", "handler.py", "scripts", "src", "examples", "serverless.yml",
+          "README.md", "docs", "pyproject.toml", "requirements.txt"]
 
 
 def changed_modules() -> list[str]:
