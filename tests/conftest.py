@@ -149,12 +149,48 @@ def processes_with(marker: str) -> list[int]:
     return found
 
 
+def sample_event(name: str) -> dict:
+    """A fresh copy of events/NAME.json, the sample events the README shows."""
+    return json.loads((ROOT / "events" / f"{name}.json").read_text())
+
+
 def settings_environ(**variables: str) -> dict[str, str]:
-    """This process's environment for a bridge in a subprocess: none of the BRIDGE_* settings the tests
-    run under, plus ``variables``."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    """This process's environment for a bridge in a subprocess: none of the BRIDGE_* settings (nor Lambda's
+    log format and level) the tests run under, plus ``variables``."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "AWS_LAMBDA_LOG_"))}
     environ.update(variables)
     return environ
+
+
+LAMBDA_USER = ["setpriv", "--reuid", "993", "--regid", "990", "--clear-groups"]  # a user of no privilege, as Lambda's
+
+
+def as_lambda_user() -> list[str]:
+    """A command prefix that runs Python as a non-root user (Lambda runs functions as one): where the suite runs
+    as root, which writes through read-only modes, a test of a read-only task root means nothing without it.
+    The suite's own interpreter may live where that user cannot go (pyenv's under /root): then the system's
+    Python of the same version runs, with the suite's packages on its path."""
+    if os.getuid() != 0:
+        return [sys.executable]
+    import sysconfig
+
+    system = f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}"
+    packages = os.pathsep.join([sysconfig.get_paths()["purelib"], str(ROOT)])
+    return [*LAMBDA_USER, "env", f"PYTHONPATH={packages}", system]
+
+
+@pytest.fixture
+def shared_tmp():
+    """A directory that the non-root user of ``as_lambda_user`` can reach (pytest's tmp_path is root's own)."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="exec-bridge-shared-"))
+    path.chmod(0o755)
+    yield path
+    for item in [path, *path.rglob("*")]:
+        if item.is_dir():
+            item.chmod(0o755)
+    shutil.rmtree(path)
 
 
 def emulate(events: list, *args: str, **env: str) -> tuple[int, list[dict], str]:
@@ -164,6 +200,13 @@ def emulate(events: list, *args: str, **env: str) -> tuple[int, list[dict], str]
                           input=b"\n".join(json.dumps(event).encode() for event in events),
                           capture_output=True, env=settings_environ(**env))
     return done.returncode, [json.loads(line) for line in done.stdout.splitlines()], done.stderr.decode()
+
+
+def run_cli(stdin: bytes, *options: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
+    """``python handler.py OPTIONS`` (the local CLI) in a fresh interpreter, run from ``cwd``, in this process's
+    environment without the suite's BRIDGE_* settings, plus ``env``."""
+    return subprocess.run([sys.executable, str(ROOT / "handler.py"), *options], input=stdin, capture_output=True,
+                          cwd=cwd, env=settings_environ(**env), timeout=60)
 
 
 def like_a_supervisor() -> None:

@@ -10,11 +10,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, invoke, settings_environ
+from conftest import ROOT, invoke, sample_event, settings_environ
 
 from bridge import errors
 
-EVENTS = {name: json.loads((ROOT / "events" / f"{name}.json").read_text())
+EVENTS = {name: sample_event(name)
           for name in ("sqs", "sqs_fifo", "kinesis", "dynamodb")}
 
 

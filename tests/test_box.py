@@ -14,7 +14,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import ROOT, emulate
+from conftest import ROOT, emulate, sample_event, settings_environ
 
 TAG = "localhost/exec-bridge-test:latest"
 PODMAN = ["podman", "--runtime", "runc"]
@@ -31,7 +31,7 @@ def boxes(tmp_path_factory, project_binaries, binaries):
     shutil.copy2(ROOT / "tests" / "cgi" / "env_dump.py", bin_dir / "env_dump.py")
     context = work / "context"
     done = subprocess.run([str(ROOT / "build.sh"), "image", "lambda", "jq"], capture_output=True, text=True,
-                          env=dict(os.environ, BIN=str(bin_dir), IMAGE_CONTEXT=str(context), IMAGE_TAG=TAG),
+                          env=settings_environ(BIN=str(bin_dir), IMAGE_CONTEXT=str(context), IMAGE_TAG=TAG),
                           timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     task = work / "task"
@@ -112,7 +112,7 @@ def test_a_runtime_that_outlives_its_call_is_stopped(boxes, where):
 
 @BOTH
 def test_a_cgi_program(boxes, where):
-    event = json.loads((ROOT / "events" / "api_gateway_v2.json").read_text())
+    event = sample_event("api_gateway_v2")
     code, lines, stderr = in_box(boxes, where, [event], BRIDGE_MODE="cgi", BRIDGE_BINARY="bin/env_dump.py")
     assert code == 0, stderr
     response = lines[0]["response"]
@@ -121,7 +121,7 @@ def test_a_cgi_program(boxes, where):
 
 @BOTH
 def test_the_sqs_worker_reports_a_partial_batch_failure(boxes, where):
-    event = json.loads((ROOT / "events" / "sqs.json").read_text())
+    event = sample_event("sqs")
     event["Records"][1]["body"] = '{"orderId": 1001, "item": "poison"}'
     code, lines, stderr = in_box(boxes, where, [event], BRIDGE_BINARY="bin/sqs_worker", BRIDGE_BATCH="records",
                                  BRIDGE_STDIN="body")
@@ -163,7 +163,7 @@ def test_every_mode_serves_6_mb_in_and_out_at_128_mb(boxes, mode):
 def test_the_debian_dockerfile_runs_the_function_with_awslambdaric_as_its_entry_point(boxes, tmp_path):
     tag = "localhost/exec-bridge-test:debian"
     done = subprocess.run([str(ROOT / "build.sh"), "image", "debian"], capture_output=True, text=True, timeout=900,
-                          env=dict(os.environ, IMAGE_CONTEXT=str(tmp_path / "context"), IMAGE_TAG=tag))
+                          env=settings_environ(IMAGE_CONTEXT=str(tmp_path / "context"), IMAGE_TAG=tag))
     assert done.returncode == 0, done.stderr[-3000:]
     try:
         entry = subprocess.run([*PODMAN, "image", "inspect", "--format", "{{.Config.Entrypoint}} {{.Config.Cmd}}",

@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from conftest import ROOT, invoke
+from conftest import ROOT, invoke, sample_event
 
 from bridge import errors
 from bridge.config import Config
@@ -34,7 +34,7 @@ def cgi(make_bridge, monkeypatch):
 
 
 def http_event(**headers: str) -> dict:
-    event = json.loads((ROOT / "events" / "api_gateway_v2.json").read_text())
+    event = sample_event("api_gateway_v2")
     event["headers"].update(headers)
     return event
 
@@ -85,7 +85,7 @@ def test_a_header_name_with_an_underscore_cannot_pose_as_a_hyphenated_one(cgi, c
 
 
 def test_a_dropped_header_is_logged_once_per_call(cgi, capfd):
-    event = json.loads((ROOT / "events" / "api_gateway_v1.json").read_text())
+    event = sample_event("api_gateway_v1")
     event["multiValueHeaders"] = {**(event.get("multiValueHeaders") or {}), "x_user": ["a", "b", "c"]}
     event["headers"] = {**(event.get("headers") or {}), "x_user": "c"}
     response = invoke(cgi(), event)
@@ -108,6 +108,7 @@ def test_a_request_no_web_server_passes_on_is_a_400_and_the_program_never_runs(c
     response = invoke(cgi(), event)
     assert response["statusCode"] == 400, why
     assert response["body"] == "400 Bad Request\n"  # the bridge's answer: printenv would answer JSON
+    assert response["headers"]["Content-Type"] == "text/plain; charset=utf-8"
     assert "answering 400 without running the CGI program" in capfd.readouterr().err
 
 

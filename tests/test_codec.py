@@ -41,9 +41,9 @@ def test_round_trip_on_one_line(backend, value):
     assert json.loads(data) == value
 
 
-def test_decode_error_is_typed(backend):
+def test_decode_error_is_typed_and_says_where(backend):
     _, loads = backend
-    with pytest.raises(codec.DecodeError):
+    with pytest.raises(codec.DecodeError, match="line 1 column 2|char 1"):
         loads(b"{nope")
 
 
@@ -85,6 +85,11 @@ def test_long_integers_are_exact_from_any_form_of_input(backend, form):
     _, loads = backend
     text = b"[18446744073709551616, -123456789012345678901234567890, 1234567890123456789]"
     assert loads(form(text)) == [2**64, -123456789012345678901234567890, 1234567890123456789]
+
+
+def test_a_long_integer_beside_a_lone_surrogate_in_text(backend):
+    _, loads = backend
+    assert loads('["\ud800", 123456789012345678901234567890]') == ["\ud800", 123456789012345678901234567890]
 
 
 def test_after_the_crossover_both_ways_go_through_orjson():

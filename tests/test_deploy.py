@@ -16,12 +16,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, as_lambda_user, sample_event, settings_environ
 
 NODE_BIN = ROOT / "node_modules" / ".bin"
 ARTIFACT = ROOT / "dist" / "exec-bridge.zip"
 
-SQS_RECORD = json.loads((ROOT / "events" / "sqs.json").read_text())["Records"][0]
+SQS_RECORD = sample_event("sqs")["Records"][0]
 # function name -> (event, check of the response)
 EXPECTED = {
     "hello": ({"a": 1}, lambda r: r["message"] == "Hello from C" and r["eventBytes"] == 7),
@@ -150,10 +150,12 @@ def unpack(zip_path: Path, into: Path) -> Path:
 
 
 def run_function(task: Path, props: dict, event: object, scratch: Path) -> tuple[dict, str]:
-    """The function as Lambda runs it: awslambdaric with its Handler and Environment, via the emulator."""
+    """The function as Lambda runs it: awslambdaric with its Handler and Environment, via the emulator, as a
+    non-root user, for whom the read-only task root is read-only; ``scratch`` is its /tmp."""
+    scratch.chmod(0o777)
     env = tool_env(HOME=str(scratch), TMPDIR=str(scratch), **props["Environment"]["Variables"])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    done = subprocess.run([sys.executable, "-m", "bridge.emulator", "--task-root", str(task),
+    done = subprocess.run([*as_lambda_user(), "-m", "bridge.emulator", "--task-root", str(task),
                            "--handler", props["Handler"]],
                           input=json.dumps(event).encode(), cwd=ROOT, env=env, capture_output=True, timeout=120)
     lines = [json.loads(line) for line in done.stdout.splitlines()]
@@ -166,7 +168,8 @@ def make_writable(path: Path) -> None:
         item.chmod(item.stat().st_mode | 0o200)
 
 
-def test_every_function_runs_from_the_read_only_artifact(packaged, tmp_path):
+def test_every_function_runs_from_the_read_only_artifact(packaged, shared_tmp):
+    tmp_path = shared_tmp
     task = unpack(ARTIFACT, tmp_path / "task")
     try:
         for name, props in lambda_functions(packaged["template"]).items():
@@ -180,7 +183,8 @@ def test_every_function_runs_from_the_read_only_artifact(packaged, tmp_path):
         make_writable(task)
 
 
-def test_lost_exec_bits_fall_back_to_a_tmp_copy(packaged, tmp_path):
+def test_lost_exec_bits_fall_back_to_a_tmp_copy(packaged, shared_tmp):
+    tmp_path = shared_tmp
     stripped = tmp_path / "stripped.zip"
     with zipfile.ZipFile(ARTIFACT) as source, zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
@@ -258,7 +262,7 @@ def test_osls_invoke_local(packaged, name):
 @pytest.fixture(scope="session")
 def arm64_binaries(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bin-aarch64")
-    env = dict(os.environ, ARCH="aarch64", BIN=str(out), FUNCTIONS="hello runtime_go nim_hello")
+    env = settings_environ(ARCH="aarch64", BIN=str(out), FUNCTIONS="hello runtime_go nim_hello")
     subprocess.run([str(ROOT / "build.sh")], env=env, check=True, capture_output=True)
     return out
 
@@ -282,7 +286,7 @@ def test_arm64_builds_run_under_qemu(arm64_binaries, make_bridge, name, mode):
 @pytest.mark.parametrize("name, refusal", [("echo_body", "Crystal cannot cross-compile"),
                                            ("rust_hello", "Rust cannot build")])
 def test_crystal_and_rust_on_arm64_are_refused_clearly(tmp_path, name, refusal):
-    env = dict(os.environ, ARCH="aarch64", BIN=str(tmp_path), FUNCTIONS=name)
+    env = settings_environ(ARCH="aarch64", BIN=str(tmp_path), FUNCTIONS=name)
     done = subprocess.run([str(ROOT / "build.sh")], env=env, capture_output=True, text=True)
     assert done.returncode != 0
     assert refusal in done.stderr
@@ -303,7 +307,7 @@ def test_prebuilt_binaries_are_copied_checked_and_bundled(tmp_path, project_bina
     prebuilt.mkdir()
     shutil.copy(project_binaries / "hello", prebuilt / "legacy")
     (prebuilt / "tool.sh").write_text("#!/bin/sh\ncat\n")
-    env = dict(os.environ, PREBUILT=str(prebuilt), BIN=str(out), FUNCTIONS="none")
+    env = settings_environ(PREBUILT=str(prebuilt), BIN=str(out), FUNCTIONS="none")
     done = subprocess.run([str(ROOT / "build.sh")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (out / "legacy").read_bytes() == (project_binaries / "hello").read_bytes()
@@ -320,7 +324,7 @@ def test_package_refuses_any_binary_in_bin_that_fails_the_checks(tmp_path, proje
     out = tmp_path / "bin"
     out.mkdir()
     shutil.copy(dynamic_binary(tmp_path), out / "dropped_in")
-    env = dict(os.environ, BIN=str(out), FUNCTIONS="hello", PREBUILT=str(tmp_path / "none"))
+    env = settings_environ(BIN=str(out), FUNCTIONS="hello", PREBUILT=str(tmp_path / "none"))
     done = subprocess.run([str(ROOT / "build.sh"), "package"], env=env, capture_output=True, text=True)
     assert done.returncode != 0
     assert "dropped_in needs GLIBC_2.36" in done.stderr and "cannot go into the package" in done.stderr
@@ -344,7 +348,7 @@ def test_binary_checks_before_packing(tmp_path, project_binaries, source, flags,
 
 def test_a_binary_for_another_architecture_is_refused(project_binaries):
     wrong = subprocess.run([str(ROOT / "build.sh"), "check", str(project_binaries / "hello")], capture_output=True,
-                           text=True, env=dict(os.environ, ARCH="aarch64"))
+                           text=True, env=settings_environ(ARCH="aarch64"))
     assert wrong.returncode != 0 and "not aarch64" in wrong.stderr
 
 

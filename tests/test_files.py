@@ -4,10 +4,9 @@ prints when it cannot say (BRIDGE_CONTENT_TYPE, else sniffed)."""
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
-from conftest import ROOT, invoke
+from conftest import ROOT, invoke, sample_event
 
 from bridge import errors, http
 from bridge.config import Config
@@ -62,7 +61,7 @@ SIGNATURES = [(b"\x89PNG\r\n\x1a\n....", "image/png"), (b"\xff\xd8\xff\xe0..", "
 @pytest.mark.parametrize(("body", "kind"), SIGNATURES)
 def test_common_binary_formats_are_sniffed(body, kind):
     assert http.sniff(body) == kind
-    event = json.loads((ROOT / "events" / "api_gateway_v2.json").read_text())
+    event = sample_event("api_gateway_v2")
     response = http.front_door(event).output(body, json_output=True)
     assert response["headers"]["Content-Type"] == (kind or "application/octet-stream")
     sent = base64.b64decode(response["body"]) if response["isBase64Encoded"] else response["body"].encode()
@@ -71,7 +70,7 @@ def test_common_binary_formats_are_sniffed(body, kind):
 
 def test_bridge_content_type_is_every_wrapped_output_s_type(make_bridge):
     bridge = make_bridge("echo", content_type="text/html; charset=utf-8")
-    event = json.loads((ROOT / "events" / "api_gateway_v2.json").read_text())
+    event = sample_event("api_gateway_v2")
     response = invoke(bridge, event)  # misbehave echoes the event: JSON, and yet its type is the one set
     assert response["headers"]["Content-Type"] == "text/html; charset=utf-8"
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, emulate, invoke, like_a_supervisor
+from conftest import ROOT, emulate, invoke, like_a_supervisor, settings_environ
 
 FD_BOOTSTRAP = ROOT / "tests" / "runtime_handlers" / "fd_bootstrap"
 RAW_BOOTSTRAP = ROOT / "tests" / "runtime_handlers" / "raw_bootstrap"
@@ -58,7 +57,7 @@ def test_the_bootstrap_starts_with_every_signal_at_its_default(binaries):
     """The interpreter ignores SIGPIPE and SIGXFSZ, its own starter may ignore or block more: the exec
     leaves the bootstrap none of it."""
     script = "from bridge import handoff; handoff.hand_over('.')"
-    environ = dict(os.environ, BRIDGE_BINARY=str(binaries["hostile"]), BRIDGE_ARGS="signals")
+    environ = settings_environ(BRIDGE_BINARY=str(binaries["hostile"]), BRIDGE_ARGS="signals")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=ROOT, env=environ, timeout=60,
                           preexec_fn=like_a_supervisor)
     assert done.returncode == 0, done.stderr

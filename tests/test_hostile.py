@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, invoke, like_a_supervisor, settings_environ
+from conftest import ROOT, invoke, like_a_supervisor, run_cli, settings_environ
 
 from bridge import codec, errors, logs
 from bridge.bridge import Bridge
@@ -30,10 +30,8 @@ def hostile(make_bridge, binaries, args: str, **settings: str) -> Bridge:
 
 
 def cli(binary: Path, args: str, event: bytes = b"{}", *options: str, **env: str) -> subprocess.CompletedProcess:
-    """``python handler.py`` in a fresh interpreter (so BRIDGE_JSON=stdlib really is the stdlib)."""
-    environ = settings_environ(BRIDGE_BINARY=str(binary), BRIDGE_ARGS=args, **env)
-    return subprocess.run([sys.executable, "handler.py", *options], input=event, capture_output=True, cwd=ROOT,
-                          env=environ, timeout=60)
+    """The CLI in a fresh interpreter (so BRIDGE_JSON=stdlib really is the stdlib) over ``binary``."""
+    return run_cli(event, *options, BRIDGE_BINARY=str(binary), BRIDGE_ARGS=args, **env)
 
 
 def alive(pid: int) -> bool:
@@ -123,7 +121,7 @@ def test_any_error_type_becomes_a_lambda_error(binaries, make_bridge, written, e
 
 def test_a_surrogate_error_type_reaches_awslambdaric_intact(binaries):
     done = subprocess.run([sys.executable, "-m", "bridge.emulator"], input=b"{}", capture_output=True, cwd=ROOT,
-                          timeout=120, env=dict(os.environ, BRIDGE_BINARY=str(binaries["hostile"]),
+                          timeout=120, env=settings_environ(BRIDGE_BINARY=str(binaries["hostile"]),
                                                 BRIDGE_ARGS="error-type '\\ud800Broken'",
                                                 AWS_EXECUTION_ENV="AWS_Lambda_python3.12"))
     error = json.loads(done.stdout)["error"]
@@ -310,7 +308,7 @@ bridge.close()
 
 
 def start_workers(task: Path, tmp: Path, count: int, args: str, mode: str, event: str) -> list[list]:
-    env = dict(os.environ, TMPDIR=str(tmp))
+    env = settings_environ(TMPDIR=str(tmp))
     workers = [subprocess.Popen([sys.executable, "-c", WORKER, str(task), args, mode, event], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(count)]
     results = []

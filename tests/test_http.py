@@ -9,11 +9,11 @@ import sys
 from urllib.parse import unquote
 
 import pytest
-from conftest import ROOT, invoke
+from conftest import ROOT, invoke, sample_event
 
 from bridge import errors, http
 
-EVENTS = {name: json.loads((ROOT / "events" / f"{name}.json").read_text()) for name in
+EVENTS = {name: sample_event(name) for name in
           ("api_gateway_v1", "api_gateway_v2", "function_url", "alb", "alb_multi_value")}
 FORMATS = {"api_gateway_v1": http.api_gateway_v1, "api_gateway_v2": http.api_gateway_v2,
            "function_url": http.function_url, "alb": http.alb, "alb_multi_value": http.alb}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import struct
 import subprocess
@@ -19,7 +18,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, emulate
+from conftest import ROOT, emulate, sample_event, settings_environ
 
 from bridge import binary
 
@@ -64,7 +63,7 @@ def package(tmp_path_factory, project_binaries):
                           "--env", "MAGICK_CONFIGURE_PATH=config"]
     said = {}
     for name, arguments in bundles.items():
-        done = subprocess.run([str(ROOT / "build.sh"), "bundle", *arguments], env=dict(os.environ, BIN=str(bin_dir)),
+        done = subprocess.run([str(ROOT / "build.sh"), "bundle", *arguments], env=settings_environ(BIN=str(bin_dir)),
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr
         said[name] = done.stdout
@@ -138,7 +137,7 @@ def test_without_its_loader_a_bundle_of_its_own_glibc_cannot_start(package, tmp_
 
 
 def http_event(body: bytes, *, base64_body: bool = False) -> dict:
-    event = json.loads((ROOT / "events" / "api_gateway_v2.json").read_text())
+    event = sample_event("api_gateway_v2")
     event["body"] = base64.b64encode(body).decode() if base64_body else body.decode()
     event["isBase64Encoded"] = base64_body
     return event

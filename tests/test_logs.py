@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
-from conftest import ROOT, invoke
 from conftest import emulate as emulate_args  # this module's emulate returns its records
+from conftest import invoke
 
 from bridge import log_records
 
@@ -24,13 +21,9 @@ EMF = {"_aws": {"Timestamp": 1700000000000, "CloudWatchMetrics": [
 
 def emulate(binary, args: str, events: list, **env: str) -> tuple[list[dict], list[str]]:
     """(the emulator's result lines, the records it printed)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "AWS_LAMBDA_LOG"))}
-    environ.update(BRIDGE_BINARY=str(binary), BRIDGE_ARGS=args, **env)
-    done = subprocess.run([sys.executable, "-m", "bridge.emulator"], capture_output=True, cwd=ROOT, timeout=120,
-                          input=b"\n".join(json.dumps(event).encode() for event in events), env=environ)
-    results = [json.loads(line) for line in done.stdout.splitlines()]
-    assert results, done.stderr.decode()
-    return results, done.stderr.decode().splitlines()
+    _, results, stderr = emulate_args(events, BRIDGE_BINARY=str(binary), BRIDGE_ARGS=args, **env)
+    assert results, stderr
+    return results, stderr.splitlines()
 
 
 def json_records(lines: list[str], request_id: str) -> list[dict]:

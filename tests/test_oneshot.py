@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, invoke, processes_with
+from conftest import ROOT, invoke, processes_with, settings_environ
 
 from bridge import errors, process
 from bridge.context import LocalContext
@@ -77,11 +77,14 @@ def test_megabyte_of_stderr_while_echoing_does_not_deadlock(make_bridge, capfd):
     assert capfd.readouterr().err.count("eeee\n") >= 2 * 1048576 // 100
 
 
-def test_nonzero_exit_carries_status_and_stderr_tail(make_bridge):
-    with pytest.raises(errors.BinaryExitError) as caught:
-        invoke(make_bridge("exit 3"), {})
-    assert "status 3" in str(caught.value)
-    assert "something went wrong" in str(caught.value)
+@pytest.mark.parametrize(("args", "error", "says"), [
+    ("exit 3", errors.BinaryExitError, ("status 3", "something went wrong")),
+    ("segv", errors.BinarySignalError, ("SIGSEGV", "about to crash")),
+], ids=["exit status", "signal"])
+def test_a_failed_run_names_how_it_ended_and_carries_the_stderr_tail(make_bridge, args, error, says):
+    with pytest.raises(error) as caught:
+        invoke(make_bridge(args), {})
+    assert all(part in str(caught.value) for part in says)
 
 
 def test_json_error_line_sets_the_error_type(make_bridge):
@@ -89,13 +92,6 @@ def test_json_error_line_sets_the_error_type(make_bridge):
         invoke(make_bridge("exit 2 json"), {})
     assert type(caught.value).__name__ == "PaymentDeclined"
     assert str(caught.value) == "card 42 was declined"
-
-
-def test_segfault_names_the_signal(make_bridge):
-    with pytest.raises(errors.BinarySignalError) as caught:
-        invoke(make_bridge("segv"), {})
-    assert "SIGSEGV" in str(caught.value)
-    assert "about to crash" in str(caught.value)
 
 
 def test_deadline_kills_the_whole_process_group(make_bridge):
@@ -146,7 +142,7 @@ def test_endless_output_is_stopped_at_the_cap(make_bridge):
 def test_endless_output_memory_stays_bounded(binaries):
     """In a process of its own, which reports its own high-water mark (VmHWM: unlike ru_maxrss it
     does not inherit this test process's): the cap bounds memory, not the deadline."""
-    env = dict(os.environ, BRIDGE_BINARY=str(binaries["misbehave"]), BRIDGE_ARGS="endless")
+    env = settings_environ(BRIDGE_BINARY=str(binaries["misbehave"]), BRIDGE_ARGS="endless")
     report = ("import atexit, sys, runpy; atexit.register(lambda: sys.stderr.write(next(l for l in "
               "open('/proc/self/status') if l.startswith('VmHWM')))); "
               f"sys.argv = ['handler.py', '--timeout', '20']; runpy.run_path({str(ROOT / 'handler.py')!r}, "

@@ -9,7 +9,7 @@ import math
 import os
 
 import pytest
-from conftest import ROOT
+from conftest import sample_event
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -100,7 +100,7 @@ def standard_reading(data: bytes) -> object:
 
 # HTTP shaping: any output becomes a valid proxy response for every format.
 
-EVENTS = {name: json.loads((ROOT / "events" / f"{name}.json").read_text())
+EVENTS = {name: sample_event(name)
           for name in ("api_gateway_v1", "api_gateway_v2", "function_url", "alb", "alb_multi_value")}
 SCALAR_HEADER = (str, int, float, bool)
 

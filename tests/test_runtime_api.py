@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import ROOT, invoke, settings_environ, wait_done
+from conftest import ROOT, invoke, sample_event, settings_environ, wait_done
 
 from bridge import errors
 from bridge.context import LocalContext
@@ -101,7 +101,7 @@ def test_a_runtime_body_passes_through_as_lambda_passes_it(make_bridge, body, ex
 
 def test_a_runtime_body_that_is_not_json_answers_an_http_event_exactly(make_bridge):
     bridge = make_bridge("", binary=RAW_BOOTSTRAP, mode="runtime-api")
-    event = json.loads((ROOT / "events" / "api_gateway_v2.json").read_text())
+    event = sample_event("api_gateway_v2")
     event["base64"] = base64.b64encode(NOT_UTF8).decode()
     response = invoke(bridge, event)
     assert response["statusCode"] == 200 and response["isBase64Encoded"] is True

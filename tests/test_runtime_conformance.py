@@ -15,7 +15,7 @@ import json
 import socket
 
 import pytest
-from conftest import ROOT, emulate, invoke, wait_done
+from conftest import ROOT, emulate, invoke, sample_event, wait_done
 
 from bridge import errors
 from bridge.context import LocalContext
@@ -73,7 +73,7 @@ def test_through_the_emulator(runtimes, name, size):
 def test_a_streamed_http_response_becomes_the_integrations_response(make_bridge, go_runtimes, monkeypatch):
     monkeypatch.setenv("RUNTIME_STREAMING", "1")
     bridge = make_bridge("", binary=go_runtimes["chunked_go"], mode="runtime-api")
-    event = json.loads((ROOT / "events" / "api_gateway_v2.json").read_text())
+    event = sample_event("api_gateway_v2")
     response = invoke(bridge, event)
     assert response["statusCode"] == 201
     assert response["headers"]["X-Streamed"] == "yes"
