@@ -161,6 +161,7 @@ SETTINGS = frozenset({
 
 
 def _check_names(env: Mapping[str, str]) -> None:
+    allow_unknown = _flag(env, "BRIDGE_ALLOW_UNKNOWN")  # checked whether or not anything is unknown
     unknown = sorted(name for name in env if name.startswith("BRIDGE_") and name not in SETTINGS)
     if not unknown:
         return
@@ -171,7 +172,7 @@ def _check_names(env: Mapping[str, str]) -> None:
         close = get_close_matches(name[prefix:], [known[prefix:] for known in SETTINGS], n=1, cutoff=0.6)
         described.append(f"{name} (did you mean BRIDGE_{close[0]}?)" if close else name)
     message = f"unknown setting {', '.join(described)}: the bridge reads no such variable (see README: Configuration)"
-    if not _flag(env, "BRIDGE_ALLOW_UNKNOWN"):
+    if not allow_unknown:
         raise BridgeConfigError(message + "; BRIDGE_ALLOW_UNKNOWN=1 makes this a warning")
     from .logs import warn
 

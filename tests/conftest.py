@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -127,6 +128,17 @@ def wait_done(pending, seconds=5.0):
     limit = time.monotonic() + seconds
     while not pending.done() and time.monotonic() < limit:
         time.sleep(0.001)
+
+
+def api_request(server, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+    """One request to a Runtime API server on its own connection, as http.client sends it: (response, body)."""
+    host, port = server.address.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response, data
 
 
 def invoke(bridge: Bridge, event: object, timeout: float = 30.0) -> object:

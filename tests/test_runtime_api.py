@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import ROOT, invoke, sample_event, settings_environ, wait_done
+from conftest import ROOT, api_request, invoke, sample_event, settings_environ, wait_done
 
 from bridge import errors
 from bridge.context import LocalContext
@@ -177,38 +177,29 @@ def test_no_thread_or_socket_leaks_across_many_calls(runtime):
 # The server itself, spoken to directly.
 
 
-def request(server, method, path, body=b"", headers=None):
-    host, port = server.address.split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    connection.request(method, path, body=body, headers=headers or {})
-    response = connection.getresponse()
-    data = response.read()
-    connection.close()
-    return response, data
-
-
 def test_server_status_codes(server):
     pending = Delivery("req-1", b'{"a":1}', {"Lambda-Runtime-Aws-Request-Id": "req-1"})
     server.offer(pending)
-    response, body = request(server, "GET", "/2018-06-01/runtime/invocation/next")
+    response, body = api_request(server, "GET", "/2018-06-01/runtime/invocation/next")
     assert response.status == 200 and body == b'{"a":1}'
     assert response.getheader("Lambda-Runtime-Aws-Request-Id") == "req-1"
-    response, body = request(server, "POST", "/2018-06-01/runtime/invocation/other/response", b"{}")
+    response, body = api_request(server, "POST", "/2018-06-01/runtime/invocation/other/response", b"{}")
     assert response.status == 400 and b"InvalidRequestID" in body
-    response, _ = request(server, "POST", "/2018-06-01/runtime/invocation/req-1/response", b'"ok"')
+    response, _ = api_request(server, "POST", "/2018-06-01/runtime/invocation/req-1/response", b'"ok"')
     wait_done(pending)
     assert response.status == 202 and pending.outcome == "response" and pending.answer == b'"ok"'
-    response, body = request(server, "POST", "/2018-06-01/runtime/invocation/req-1/response", b'"again"')
+    response, body = api_request(server, "POST", "/2018-06-01/runtime/invocation/req-1/response", b'"again"')
     assert response.status == 403 and b"InvalidStateTransition" in body
-    response, body = request(server, "GET", "/2018-06-01/runtime/nonsense")
+    response, body = api_request(server, "GET", "/2018-06-01/runtime/nonsense")
     assert response.status == 400
 
 
 def test_server_refuses_payloads_over_6_mb(server):
     pending = Delivery("req-2", b"{}", {"Lambda-Runtime-Aws-Request-Id": "req-2"})
     server.offer(pending)
-    request(server, "GET", "/2018-06-01/runtime/invocation/next")
-    response, body = request(server, "POST", "/2018-06-01/runtime/invocation/req-2/response", b"x" * (MAX_PAYLOAD + 1))
+    api_request(server, "GET", "/2018-06-01/runtime/invocation/next")
+    response, body = api_request(server, "POST", "/2018-06-01/runtime/invocation/req-2/response",
+                                 b"x" * (MAX_PAYLOAD + 1))
     assert response.status == 413 and b"RequestEntityTooLarge" in body
     wait_done(pending)
     assert pending.outcome == "too-large"
