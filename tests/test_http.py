@@ -254,3 +254,55 @@ def test_malformed_cgi_output_is_a_502(make_bridge, capfd):
 def test_cgi_mode_refuses_non_http_events(make_bridge):
     with pytest.raises(errors.UnsupportedEvent):
         invoke(make_bridge("echo", mode="cgi"), {"not": "http"})
+
+
+def expected_request(name: str, event: dict) -> dict:
+    """What each format's request is, read from its own fields (the integrations' documented shapes)."""
+    if name in ("api_gateway_v2", "function_url"):
+        http = event["requestContext"]["http"]
+        return {"method": http["method"], "path": event["rawPath"], "query": event["rawQueryString"],
+                "source_ip": http["sourceIp"], "protocol": http["protocol"],
+                "host": event["requestContext"]["domainName"], "port": event["headers"].get("x-forwarded-port", "443"),
+                "cookie": "; ".join(event.get("cookies", [])) or None}
+    if name == "api_gateway_v1":
+        return {"method": event["httpMethod"], "path": event["path"], "query": "verbose=1&tag=a+b&tag=b",
+                "source_ip": event["requestContext"]["identity"]["sourceIp"],
+                "protocol": event["requestContext"]["protocol"], "host": event["requestContext"]["domainName"],
+                "port": event["headers"]["X-Forwarded-Port"], "cookie": None}
+    headers = event.get("headers") or {k: v[-1] for k, v in event["multiValueHeaders"].items()}
+    cookies = event.get("multiValueHeaders", {}).get("cookie") or ([headers["cookie"]] if "cookie" in headers else [])
+    return {"method": event["httpMethod"], "path": event["path"], "query": EVENT_QUERIES[name],
+            "source_ip": headers["x-forwarded-for"], "protocol": "HTTP/1.1", "host": headers["host"],
+            "port": headers["x-forwarded-port"], "cookie": "; ".join(cookies) or None}
+
+
+EVENT_QUERIES = {"alb": "q=caf%C3%A9&page=2", "alb_multi_value": "q=caf%C3%A9&tag=a&tag=b"}
+
+
+@pytest.mark.parametrize("name", ["api_gateway_v1", "api_gateway_v2", "function_url", "alb", "alb_multi_value"])
+def test_each_format_reads_its_request_field_by_field(name):
+    event = sample_event(name)
+    request = http.front_door(event).request()
+    expected = expected_request(name, event)
+    cookie = "; ".join(v for k, v in request.headers if k.lower() == "cookie") or None
+    assert {"method": request.method, "path": request.path, "query": request.query, "source_ip": request.source_ip,
+            "protocol": request.protocol, "host": request.host, "port": request.port, "cookie": cookie} == expected
+
+
+def test_a_minimal_http_api_event_reads_with_the_defaults():
+    event = {"version": "2.0", "rawPath": "", "requestContext": {"http": {}, "domainName": ""}, "headers": {}}
+    request = http.front_door(event).request()
+    assert (request.method, request.path, request.query, request.source_ip, request.protocol, request.body) == (
+        "GET", "/", "", "", "HTTP/1.1", b"")
+    assert request.host == "localhost" and request.port == "443"
+
+
+@pytest.mark.parametrize("name", ["api_gateway_v2", "function_url"])
+def test_payload_2_takes_the_raw_path_and_its_own_protocol(name):
+    event = sample_event(name)
+    event["requestContext"]["http"].update(protocol="HTTP/2.0", path="/decoded path")
+    event["rawPath"] = "/raw%20path"
+    request = http.front_door(event).request()
+    assert (request.path, request.protocol) == ("/raw%20path", "HTTP/2.0")
+    del event["rawPath"]
+    assert http.front_door(event).request().path == "/decoded path"  # without rawPath, the request context's
