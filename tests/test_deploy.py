@@ -135,8 +135,12 @@ def test_httptools_ships_only_where_a_custom_runtime_needs_it(tmp_path, function
 
 def test_package_is_reproducible(packaged):
     first = ARTIFACT.read_bytes()
+    original = (ROOT / "handler.py").stat()
     os.utime(ROOT / "handler.py")  # a new mtime must not change the bytes
-    subprocess.run([str(ROOT / "build.sh"), "package"], check=True, capture_output=True)
+    try:
+        subprocess.run([str(ROOT / "build.sh"), "package"], check=True, capture_output=True)
+    finally:  # the repository as it was
+        os.utime(ROOT / "handler.py", ns=(original.st_atime_ns, original.st_mtime_ns))
     assert ARTIFACT.read_bytes() == first
 
 
@@ -398,6 +402,7 @@ def test_the_sam_template_is_clean_and_matches_serverless_yml():
 def test_osls_never_ships_a_stale_zip(packaged):
     """A source newer than dist/exec-bridge.zip: osls package stops and says what to run; after it, it packs."""
     source = ROOT / "bridge" / "__init__.py"
+    original = source.stat()
     later = ARTIFACT.stat().st_mtime + 5
     os.utime(source, (later, later))
     try:
@@ -405,7 +410,8 @@ def test_osls_never_ships_a_stale_zip(packaged):
                                env=tool_env(), timeout=300)
         assert stale.returncode != 0
         assert "is older than bridge/__init__.py: run ./build.sh package" in stale.stdout + stale.stderr
-    finally:
+    finally:  # the repository as it was, and a zip newer than it again
+        os.utime(source, ns=(original.st_atime_ns, original.st_mtime_ns))
         subprocess.run([str(ROOT / "build.sh"), "package"], check=True, capture_output=True)
     fresh = subprocess.run([str(NODE_BIN / "osls"), "package"], cwd=ROOT, capture_output=True, text=True,
                            env=tool_env(), timeout=300)
