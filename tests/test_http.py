@@ -306,3 +306,26 @@ def test_payload_2_takes_the_raw_path_and_its_own_protocol(name):
     assert (request.path, request.protocol) == ("/raw%20path", "HTTP/2.0")
     del event["rawPath"]
     assert http.front_door(event).request().path == "/decoded path"  # without rawPath, the request context's
+
+
+@pytest.mark.parametrize(("marker", "where"), [
+    ({"methodArn": "arn:aws:execute-api:x"}, None), ({"routeArn": "arn:aws:execute-api:y"}, None),
+    ({"type": "REQUEST"}, None), ({"type": "TOKEN"}, None),
+    ({"eventType": "CONNECT"}, "requestContext"), ({"connectionId": "abc="}, "requestContext"),
+])
+def test_each_authorizer_or_websocket_marker_alone_passes_the_event_through(marker, where):
+    """Any one of them makes an otherwise ordinary HTTP API event an authorizer's or a WebSocket's, whose
+    integration expects the binary's own answer."""
+    event = sample_event("api_gateway_v2")
+    assert http.detect(event) is not None  # without it: a proxy request
+    (event["requestContext"] if where else event).update(marker)
+    assert http.detect(event) is None
+
+
+@pytest.mark.parametrize(("error", "status"), [(errors.BinaryTimeout("late"), 504),
+                                                (errors.InvalidRequest("bad body"), 400),
+                                                (errors.BinaryExitError("status 3"), 502)])
+def test_an_error_response_says_which_error_in_its_status_and_body(error, status):
+    response = http.error_response(error)
+    assert response.status == status and ("Content-Type", "application/json") in response.headers
+    assert json.loads(response.body) == {"errorType": type(error).__name__, "errorMessage": str(error)}
