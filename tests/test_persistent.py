@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from conftest import ROOT, compile_c, compile_crystal, invoke
@@ -214,3 +215,19 @@ def test_snapstart_restore_replaces_the_binary(persistent, monkeypatch):
         assert invoke(restarted, {"after": "restore"}) == {"after": "restore"}
     finally:
         del hooks[registered:]
+
+
+GREETER = "-c 'echo ready to serve; echo second banner line; while read l; do echo \"$l\"; done'"
+
+
+def test_a_greeting_before_the_first_message_is_logged_not_taken_for_a_reply(make_bridge, capfd):
+    """A binary that prints a banner when it starts (BRIDGE_START=init, the default: it has, by the first
+    call) answers every call, and the banner is in the log."""
+    bridge = make_bridge(GREETER, binary="/bin/sh", mode="persistent")
+    pid = bridge.mode.child.pid
+    time.sleep(0.2)  # the banner is written during Lambda's init, well before any call
+    assert invoke(bridge, {"n": 1}) == {"n": 1} and invoke(bridge, {"n": 2}) == {"n": 2}
+    assert bridge.mode.child.pid == pid  # not restarted
+    err = capfd.readouterr().err
+    assert "ready to serve" in err and "second banner line" in err and "before its first message" in err
+

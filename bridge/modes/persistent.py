@@ -8,6 +8,9 @@ timeout, broken framing, over-long reply) kills the process group; the next call
 
 from __future__ import annotations
 
+import os
+import select
+
 from .. import codec, logs
 from ..capture import Line, Storage, too_large
 from ..config import Framing
@@ -19,6 +22,7 @@ from ..errors import (
     binary_error,
     exit_error,
 )
+from ..logs import StreamLog
 from ..process import BIG_PIPE
 from ..reply import Stdout, Value
 from .long_lived import LongLived
@@ -43,6 +47,7 @@ class Persistent(LongLived):
         self.lines = Line(config.max_output_bytes, Storage(BIG_PIPE), BIG_PIPE, framing)
         super().__init__(program, config, self.lines)
         self._sequence = 0
+        self._unasked = False  # the running process has not been sent a message yet
 
     def call(self, event: Event, invocation: Invocation) -> Stdout | Value:
         """Send one event to the running binary: its reply line, or the envelope's decoded result."""
@@ -74,9 +79,11 @@ class Persistent(LongLived):
         """Send one message and pump until the reply line is complete or the process has exited; the
         process, and how many bytes of the message the pipe took (all still unread: never consumed)."""
         child = self._begin(invocation)
+        self._unasked = False
         return child, self._pump(invocation, self.lines.complete, send=message)
 
     def _start(self, invocation: Invocation) -> Child:
+        self._unasked = True
         return self.program.start(self.program.environ, big_pipes=True)
 
     def _idle_fault(self, child: Child) -> str:
@@ -85,9 +92,26 @@ class Persistent(LongLived):
         self.lines.next_line()
         if not child.alive:
             return f"the binary (pid {child.pid}) exited between calls with status {child.returncode}"
+        if stray and self._unasked:  # before its first message: a greeting (a banner, "ready"), not a reply
+            self._log_greeting(child)
+            return ""
         if stray:
             return f"the binary (pid {child.pid}) wrote output outside a call, so its framing is out of step"
         return ""
+
+    def _log_greeting(self, child: Child) -> None:
+        """Log what the binary wrote to stdout before it was sent anything, as it logs stderr; the framing
+        starts after it. (Started at the first call instead of at init, a greeting may arrive with the reply,
+        and lines framing cannot tell them apart.)"""
+        greeting = StreamLog("stdout")  # nothing pumped its stdout yet: all of it is still in the pipe
+        while child.stdout >= 0 and select.select([child.stdout], [], [], 0)[0]:
+            data = os.read(child.stdout, 1 << 16)
+            if not data:
+                break
+            greeting.feed(data)
+        greeting.flush()
+        logs.warn(f"the binary (pid {child.pid}) wrote {greeting.bytes_seen} bytes to stdout before its first "
+                  f"message: logged above, not taken for a reply")
 
     def _died_mid_call(self, returncode: int | None) -> Exception:
         if returncode is None or returncode == 0:
