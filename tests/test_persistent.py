@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import time
+import select
 
 import pytest
 from conftest import ROOT, compile_c, compile_crystal, invoke
@@ -225,7 +225,7 @@ def test_a_greeting_before_the_first_message_is_logged_not_taken_for_a_reply(mak
     call) answers every call, and the banner is in the log."""
     bridge = make_bridge(GREETER, binary="/bin/sh", mode="persistent")
     pid = bridge.mode.child.pid
-    time.sleep(0.2)  # the banner is written during Lambda's init, well before any call
+    assert select.select([bridge.mode.child.stdout], [], [], 10)[0]  # written during init, before any call
     assert invoke(bridge, {"n": 1}) == {"n": 1} and invoke(bridge, {"n": 2}) == {"n": 2}
     assert bridge.mode.child.pid == pid  # not restarted
     err = capfd.readouterr().err
