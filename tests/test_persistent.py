@@ -217,7 +217,7 @@ def test_snapstart_restore_replaces_the_binary(persistent, monkeypatch):
         del hooks[registered:]
 
 
-GREETER = "-c 'echo ready to serve; echo second banner line; while read l; do echo \"$l\"; done'"
+GREETER = "-c 'printf \"ready to serve\\nsecond banner line\\n\"; while read l; do echo \"$l\"; done'"  # one write
 
 
 def test_a_greeting_before_the_first_message_is_logged_not_taken_for_a_reply(make_bridge, capfd):
