@@ -231,3 +231,11 @@ def test_a_greeting_before_the_first_message_is_logged_not_taken_for_a_reply(mak
     err = capfd.readouterr().err
     assert "ready to serve" in err and "second banner line" in err and "before its first message" in err
 
+
+
+def test_envelope_ids_go_up_by_one_per_call(make_bridge):
+    """The envelope's id starts at 1 and increases by one per call (docs/protocol.md)."""
+    answer_with_the_id = ("-c 'while read l; do id=${l#{\\\"id\\\":}; id=${id%%,*}; "
+                          "printf \"{\\\"id\\\":%s,\\\"result\\\":%s}\\\\n\" \"$id\" \"$id\"; done'")
+    bridge = make_bridge(answer_with_the_id, binary="/bin/sh", mode="persistent", framing="envelope")
+    assert [invoke(bridge, {"n": n}) for n in range(4)] == [1, 2, 3, 4]
