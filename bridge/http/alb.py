@@ -49,6 +49,12 @@ def response(event: dict, reply: Response) -> dict:
 
 
 def finish(event: dict, proxy: dict) -> dict:
-    """A binary's own response: ALB needs a statusDescription; one is supplied when it is missing."""
+    """A binary's own response: ALB needs a statusDescription (supplied when missing), and reads only the
+    header field its target group uses, so headers given in the other one are moved across rather than lost."""
     proxy.setdefault("statusDescription", f"{proxy['statusCode']} {reason(proxy['statusCode'])}".strip())
+    if "multiValueHeaders" in event:
+        if "multiValueHeaders" not in proxy and isinstance(proxy.get("headers"), dict):
+            proxy["multiValueHeaders"] = {name: [value] for name, value in proxy.pop("headers").items()}
+    elif "headers" not in proxy and isinstance(proxy.get("multiValueHeaders"), dict):
+        proxy["headers"] = {name: values[-1] for name, values in proxy.pop("multiValueHeaders").items() if values}
     return proxy
