@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 from conftest import ROOT, emulate, invoke, sample_event, wait_done
@@ -303,3 +304,67 @@ def test_an_event_queued_when_the_runtime_exits_goes_to_a_new_runtime(make_bridg
         invoke(bridge, "panic")
     assert type(caught.value).__name__ == "errorString"
     assert invoke(bridge, 1)["echo"] == 1 and bridge.mode.child.pid != pid
+
+
+def test_a_body_in_many_pieces_arrives_whole(server):
+    delivery = delivered(server, "pieces")
+    host, port = server.address.split(":")
+    body = b'{"piece":"' + b"x" * 5000 + b'"}'
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(post_head("pieces", f"Content-Length: {len(body)}"))
+        for start in range(0, len(body), 700):
+            sock.sendall(body[start:start + 700])
+            time.sleep(0.001)  # separate segments
+        assert sock.recv(1 << 16).startswith(b"HTTP/1.1 202 ")
+    wait_done(delivery)
+    assert delivery.answer == body
+
+
+def test_expect_with_the_body_sent_at_once_gets_no_interim_answer(server):
+    delivery = delivered(server, "e3")
+    answer = raw_exchange(server, post_head("e3", "Content-Length: 2", "Expect: 100-continue", "Connection: close")
+                          + b"{}")
+    assert answer.startswith(b"HTTP/1.1 202 ") and b"100 Continue" not in answer
+    wait_done(delivery)
+    assert delivery.answer == b"{}"
+
+
+def test_a_body_of_exactly_the_limit_is_taken(server):
+    delivery = delivered(server, "limit")
+    answer = raw_exchange(server, post_head("limit", f"Content-Length: {MAX_PAYLOAD}", "Connection: close")
+                          + b"x" * MAX_PAYLOAD)
+    assert answer.startswith(b"HTTP/1.1 202 ")
+    wait_done(delivery)
+    assert len(delivery.answer) == MAX_PAYLOAD
+
+
+def test_an_error_body_trailer_that_is_not_base64_is_taken_as_text(server):
+    delivery = delivered(server, "t2")
+    head = post_head("t2", "Transfer-Encoding: chunked", "Connection: close")
+    answer = raw_exchange(server, head + b"1\r\n{\r\n0\r\nLambda-Runtime-Function-Error-Type: T.Err\r\n"
+                          b"Lambda-Runtime-Function-Error-Body: not base64!\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 202 ")
+    wait_done(delivery)
+    assert delivery.outcome == "error" and delivery.answer == b"not base64!" and delivery.error_type == "T.Err"
+
+
+def test_a_refused_post_keeps_the_connection_for_the_next_request(server):
+    """400, 403 and 413 answer a request, not the connection: a keep-alive client goes on using it."""
+    delivery = delivered(server, "k1")
+    host, port = server.address.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(post_head("unknown-id", "Content-Length: 2") + b"{}")
+        first = sock.recv(1 << 16)
+        assert first.startswith(b"HTTP/1.1 400 ") and b"Connection: close" not in first
+        sock.sendall(post_head("k1", "Content-Length: 2") + b"{}")
+        assert sock.recv(1 << 16).startswith(b"HTTP/1.1 202 ")
+    wait_done(delivery)
+    assert delivery.outcome == "response"
+
+
+def test_a_delivery_withdrawn_before_any_next_is_never_handed_out(server):
+    queued = Delivery("q1", b'"never"', {"Lambda-Runtime-Aws-Request-Id": "q1"})
+    server.offer(queued)
+    server.withdraw(queued)
+    server.offer(Delivery("q2", b'"this one"', {"Lambda-Runtime-Aws-Request-Id": "q2"}))
+    assert b'"this one"' in raw_exchange(server, NEXT, read_until_close=False)
