@@ -30,8 +30,8 @@ TESTS = {
     # Without the conformance suite's 1 KB and 3 MB runs through the proxy and the emulator (an hour of runs):
     # the server spoken to on the wire, and in process through the Go runtimes.
     "runtime_server": (["bridge/runtime_server.py", "bridge/loopback_server.py", "bridge/runtime_http.py"],
-                       ["tests/test_runtime_api.py", "tests/test_runtime_conformance.py", "tests/test_documented.py", "-k",
-                        "not through_the_proxy and not through_the_emulator"]),
+                       ["tests/test_runtime_api.py", "tests/test_runtime_conformance.py", "tests/test_documented.py",
+                        "-k", "not through_the_proxy and not through_the_emulator"]),
     "workdir": (["bridge/workdir.py"], ["tests/test_files.py"]),
     "bundle": (["bridge/bundle.py"], ["tests/test_legacy_programs.py"]),
     "config": (["bridge/config.py"], ["tests/test_config.py", "tests/test_cgi_security.py", "tests/test_files.py"]),
