@@ -32,8 +32,8 @@ ParseError = (httptools.HttpParserError, httptools.HttpParserUpgrade)
 class Request:
     """One request as it arrives: its head, then its body (None once over ``limit``), then its trailers."""
 
-    __slots__ = ("method", "path", "headers", "trailers", "body", "size", "limit", "complete", "keep_alive",
-                 "http_10", "_head_done")
+    __slots__ = ("method", "path", "headers", "trailers", "body", "size", "limit", "keep_alive", "http_10",
+                 "_head_done")
 
     def __init__(self) -> None:
         self.method = ""
@@ -43,7 +43,6 @@ class Request:
         self.body: bytearray | None = bytearray()
         self.size = 0  # body bytes received, kept or not
         self.limit = 0
-        self.complete = False
         self.keep_alive = True
         self.http_10 = False
         self._head_done = False
@@ -129,7 +128,6 @@ class RequestReader:
     def on_message_complete(self) -> None:
         request = self.current
         assert request is not None
-        request.complete = True
         if self.expecting is request:
             self.expecting = None
         self.current = None

@@ -348,8 +348,8 @@ def test_an_error_body_trailer_that_is_not_base64_is_taken_as_text(server):
     assert delivery.outcome == "error" and delivery.answer == b"not base64!" and delivery.error_type == "T.Err"
 
 
-def test_a_refused_post_keeps_the_connection_for_the_next_request(server):
-    """400, 403 and 413 answer a request, not the connection: a keep-alive client goes on using it."""
+def test_a_refused_or_accepted_post_keeps_the_connection_for_the_next_request(server):
+    """400 and 202 answer a request, not the connection: a keep-alive client goes on using it."""
     delivery = delivered(server, "k1")
     host, port = server.address.split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
@@ -357,7 +357,10 @@ def test_a_refused_post_keeps_the_connection_for_the_next_request(server):
         first = sock.recv(1 << 16)
         assert first.startswith(b"HTTP/1.1 400 ") and b"Connection: close" not in first
         sock.sendall(post_head("k1", "Content-Length: 2") + b"{}")
-        assert sock.recv(1 << 16).startswith(b"HTTP/1.1 202 ")
+        accepted = sock.recv(1 << 16)
+        assert accepted.startswith(b"HTTP/1.1 202 ") and b"Connection: close" not in accepted
+        sock.sendall(b"GET /2018-06-01/runtime/nonsense HTTP/1.1\r\nHost: x\r\n\r\n")  # and still open after it
+        assert sock.recv(1 << 16).startswith(b"HTTP/1.1 400 ")
     wait_done(delivery)
     assert delivery.outcome == "response"
 
