@@ -90,14 +90,16 @@ class Invocation:
             "tenantId": self.tenant_id or None,
         }
 
-    def environ(self, base: dict[str, str]) -> dict[str, str]:
-        """The binary's environment for this call: the function's plus the invocation's."""
+    def environ(self, base: dict[str, str], *, function: bool = True) -> dict[str, str]:
+        """The binary's environment for this call: ``base`` plus the invocation's. ``function=False`` (a CGI
+        program, which must not learn about the function) leaves out its ARN and the whole context."""
         env = dict(base)
         env["LAMBDA_REQUEST_ID"] = self.request_id
         env["LAMBDA_DEADLINE_MS"] = str(self.deadline_ms)
-        env["LAMBDA_FUNCTION_ARN"] = self.function_arn
         env["_X_AMZN_TRACE_ID"] = self.trace_id
         if self.tenant_id:
             env["LAMBDA_TENANT_ID"] = self.tenant_id
-        env["LAMBDA_INVOCATION_CONTEXT"] = codec.dumps(self.describe()).decode()
+        if function:
+            env["LAMBDA_FUNCTION_ARN"] = self.function_arn
+            env["LAMBDA_INVOCATION_CONTEXT"] = codec.dumps(self.describe()).decode()
         return env

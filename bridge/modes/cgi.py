@@ -184,14 +184,9 @@ class Cgi:
             return _plain(502, b"502 Bad Gateway: malformed CGI response\n")
 
     def _environment(self, invocation: Invocation, meta: dict[str, str]) -> dict[str, str]:
-        """The base, the call's request id, deadline, trace header (and tenant), then the meta-variables,
+        """The base, the call's own variables (not the function's ARN or context), then the meta-variables,
         which nothing can shadow."""
-        env = dict(self.base)
-        env["LAMBDA_REQUEST_ID"] = invocation.request_id
-        env["LAMBDA_DEADLINE_MS"] = str(invocation.deadline_ms)
-        env["_X_AMZN_TRACE_ID"] = invocation.trace_id
-        if invocation.tenant_id:
-            env["LAMBDA_TENANT_ID"] = invocation.tenant_id
+        env = invocation.environ(self.base, function=False)
         env.update(meta)
         return env
 
