@@ -170,12 +170,21 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if printed.failed else 0
 
 
+class _Call:
+    """One event in flight: where its line goes in the output, what the runtime was handed, its line."""
+
+    __slots__ = ("index", "delivery", "event", "invocation", "line")
+
+    def __init__(self, index: int, delivery: Delivery, event: Event, invocation: Invocation, line: dict) -> None:
+        self.index, self.delivery, self.event, self.invocation, self.line = index, delivery, event, invocation, line
+
+
 def run_events(runtime: RuntimeApi, values: list[object], timeout: float, concurrency: int,
                tenant_id: str, freezer: Freezer | None = None) -> Iterator[tuple[int, dict]]:
     """Each event's line, with its index, as its answer comes: up to ``concurrency`` in flight at once. A
     ``freezer`` (the sandbox) is thawed before an event is delivered and frozen once nothing is in flight."""
     pending = list(enumerate(values))[::-1]
-    in_flight: list[tuple[int, Delivery, Event, Invocation, dict]] = []
+    in_flight: list[_Call] = []
     while pending or in_flight:
         while pending and len(in_flight) < concurrency:
             index, value = pending.pop()
@@ -186,37 +195,37 @@ def run_events(runtime: RuntimeApi, values: list[object], timeout: float, concur
             if freezer is not None:
                 freezer.thaw()
             try:
-                in_flight.append((index, runtime.submit(event, invocation), event, invocation, line))
+                in_flight.append(_Call(index, runtime.submit(event, invocation), event, invocation, line))
             except Exception as exc:  # the runtime could not start
                 yield index, _failed(runtime, line, exc)
         if not in_flight:
             continue
         try:
-            runtime.wait(min((item[3] for item in in_flight), key=lambda i: i.deadline),
-                         _any_done([item[1] for item in in_flight]))
+            runtime.wait(min((call.invocation for call in in_flight), key=lambda i: i.deadline),
+                         _any_done([call.delivery for call in in_flight]))
         except Exception as exc:  # the runtime timed out or broke: every call it had fails with it
             yield from _all_failed(runtime, in_flight, exc)
             in_flight = []
             continue
-        answered = [item for item in in_flight if item[1].done()] or in_flight[:1]
-        for item in answered:
-            in_flight.remove(item)
-            index, delivery, event, invocation, line = item
+        answered = [call for call in in_flight if call.delivery.done()] or in_flight[:1]
+        for call in answered:
+            in_flight.remove(call)
             try:
-                response = runtime.settle(delivery, event, invocation).result(runtime.config.output, None)
+                response = runtime.settle(call.delivery, call.event, call.invocation).result(runtime.config.output,
+                                                                                             None)
             except Exception as exc:
-                yield index, _failed(runtime, line, exc)
+                yield call.index, _failed(runtime, call.line, exc)
                 if runtime.child is None:  # it was replaced: what it still had is lost with it
                     yield from _all_failed(runtime, in_flight, exc)
                     in_flight = []
                     break
                 continue
             if isinstance(response, bytes):  # not JSON: shown exactly
-                line["responseBase64"] = base64.b64encode(response).decode()
+                call.line["responseBase64"] = base64.b64encode(response).decode()
             else:
-                line["response"] = response
-            _add_pid(runtime, line)
-            yield index, line
+                call.line["response"] = response
+            _add_pid(runtime, call.line)
+            yield call.index, call.line
         if freezer is not None and not in_flight and runtime.child is not None:
             freezer.freeze()
 
@@ -232,9 +241,9 @@ def _any_done(deliveries: list[Delivery]) -> Callable[[], bool]:
     return lambda: any(delivery.done() for delivery in deliveries)
 
 
-def _all_failed(runtime: RuntimeApi, in_flight: list, exc: Exception) -> Iterator[tuple[int, dict]]:
-    for item in in_flight:
-        yield item[0], _failed(runtime, item[4], exc)
+def _all_failed(runtime: RuntimeApi, in_flight: list[_Call], exc: Exception) -> Iterator[tuple[int, dict]]:
+    for call in in_flight:
+        yield call.index, _failed(runtime, call.line, exc)
 
 
 def _failed(runtime: RuntimeApi, line: dict, exc: Exception) -> dict:

@@ -140,18 +140,23 @@ class RuntimeApi(LongLived):
         """Hand one event to the runtime; its response, or the error it posted, as a typed exception."""
         delivery = self.submit(event, invocation)
         self.wait(invocation, delivery.done)
-        if self._exited_before_taking(delivery):  # aws-lambda-go exits right after posting a panic's error
-            logs.warn(f"the runtime exited with status {self.child and self.child.returncode} before asking for "
-                      "this invocation; a new runtime gets it")
+        exited = self._exited_before_taking(delivery)  # aws-lambda-go exits right after a panic's error post
+        if exited is not None:
+            logs.warn(f"the runtime exited with status {exited} before asking for this invocation; a new "
+                      "runtime gets it")
             self._discard()
             delivery = self.submit(event, invocation)
             self.wait(invocation, delivery.done)
         return self.settle(delivery, event, invocation)
 
-    def _exited_before_taking(self, delivery: Delivery) -> bool:
-        """The runtime ended with the event still queued: it never had it, so another may take it, as Lambda
-        starts a new runtime for the next event after one exits."""
-        return not delivery.done() and not delivery.delivered and self.child is not None and not self.child.alive
+    def _exited_before_taking(self, delivery: Delivery) -> int | None:
+        """The exit status of a runtime that ended with the event still queued (None when it did not): it never
+        had the event, so another may take it, as Lambda starts a new runtime for the next event after one
+        exits."""
+        child = self.child
+        if delivery.done() or delivery.delivered or child is None or child.alive:
+            return None
+        return child.returncode
 
     def submit(self, event: Event, invocation: Invocation) -> Delivery:
         """Queue one event for the runtime's next ``next`` (starting a runtime when none runs). Several may
