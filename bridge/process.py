@@ -244,12 +244,13 @@ class Child:
     def check_idle(self) -> bool:
         """Between calls of a long-lived child: reap it if it has exited; True if it wrote to stdout.
 
-        One non-blocking poll: stdout data outside a call means the framing is out of step.
+        One non-blocking poll: stdout data outside a call means the framing is out of step. End of file
+        alone (POLLHUP, no POLLIN) is no output: it is a binary exiting, which its exit status will say.
         """
         stray = False
-        for fd, _ in self.poller.poll(0):
+        for fd, mask in self.poller.poll(0):
             if fd == self.stdout:
-                stray = True
+                stray = stray or bool(mask & select.POLLIN)
             elif fd == self.pidfd:
                 self.reap()
         if self.exit_unwatched and self.exited():
